@@ -1,0 +1,320 @@
+package io.github.grpcretry;
+
+import io.grpc.Status;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.EnumSet;
+import java.util.Objects;
+import java.util.Set;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * What a method may do when an attempt fails: how many attempts, how long to wait between them,
+ * which status codes are worth another attempt, and the time limits of the call and of each
+ * attempt.
+ *
+ * <p>The names match the {@code retryPolicy} fields of the gRPC service config (gRFC A6), so that
+ * {@code maxAttempts}, {@code initialBackoff}, {@code maxBackoff}, {@code backoffMultiplier} and
+ * {@code retryableStatusCodes} mean here what they mean there. Unlike a service config, a policy
+ * built here is not capped at five attempts.
+ *
+ * <p>Thread-safe: instances are immutable.
+ */
+public final class RetryPolicy {
+  private static final Duration DEFAULT_INITIAL_BACKOFF = Duration.ofMillis(100);
+  private static final Duration DEFAULT_MAX_BACKOFF = Duration.ofSeconds(5);
+
+  private final int maxAttempts;
+  private final Duration initialBackoff;
+  private final Duration maxBackoff;
+  private final double backoffMultiplier;
+  private final Set<Status.Code> retryableStatusCodes;
+  private final Jitter jitter;
+  private final @Nullable Duration perAttemptTimeout;
+  private final @Nullable Duration timeout;
+
+  // Nanosecond copies, read on every failed attempt.
+  final long initialBackoffNanos;
+  final long maxBackoffNanos;
+  final long perAttemptTimeoutNanos; // 0 when unset
+  final long timeoutNanos; // 0 when unset
+
+  private RetryPolicy(Builder b) {
+    this.maxAttempts = b.maxAttempts;
+    this.initialBackoff = b.initialBackoff;
+    this.maxBackoff = b.maxBackoff;
+    this.backoffMultiplier = b.backoffMultiplier;
+    this.retryableStatusCodes = Collections.unmodifiableSet(EnumSet.copyOf(b.retryableStatusCodes));
+    this.jitter = b.jitter;
+    this.perAttemptTimeout = b.perAttemptTimeout;
+    this.timeout = b.timeout;
+    this.initialBackoffNanos = initialBackoff.toNanos();
+    this.maxBackoffNanos = maxBackoff.toNanos();
+    this.perAttemptTimeoutNanos = perAttemptTimeout == null ? 0 : perAttemptTimeout.toNanos();
+    this.timeoutNanos = timeout == null ? 0 : timeout.toNanos();
+  }
+
+  /**
+   * Returns a builder with the defaults: 3 attempts, backoff from 100 ms growing by 2.0 up to 5 s
+   * with {@link Jitter#A6} jitter, {@code UNAVAILABLE} retryable, no per-attempt timeout and no
+   * default timeout.
+   */
+  public static Builder newBuilder() {
+    return new Builder();
+  }
+
+  /** Returns a builder that starts from this policy's values. */
+  public Builder toBuilder() {
+    Builder b = new Builder();
+    b.maxAttempts = maxAttempts;
+    b.initialBackoff = initialBackoff;
+    b.maxBackoff = maxBackoff;
+    b.backoffMultiplier = backoffMultiplier;
+    b.retryableStatusCodes = EnumSet.copyOf(retryableStatusCodes);
+    b.jitter = jitter;
+    b.perAttemptTimeout = perAttemptTimeout;
+    b.timeout = timeout;
+    return b;
+  }
+
+  /** The most attempts a call may make, counting the first one. */
+  public int maxAttempts() {
+    return maxAttempts;
+  }
+
+  /** The backoff before the first retry, before jitter. */
+  public Duration initialBackoff() {
+    return initialBackoff;
+  }
+
+  /** The largest backoff before jitter. */
+  public Duration maxBackoff() {
+    return maxBackoff;
+  }
+
+  /** The factor by which the backoff grows after each retry. */
+  public double backoffMultiplier() {
+    return backoffMultiplier;
+  }
+
+  /** The status codes for which the default classifier retries. Never empty, never OK. */
+  public Set<Status.Code> retryableStatusCodes() {
+    return retryableStatusCodes;
+  }
+
+  /** How backoff delays are randomized. */
+  public Jitter jitter() {
+    return jitter;
+  }
+
+  /** The limit of one attempt, or null when an attempt may use the whole call's deadline. */
+  public @Nullable Duration perAttemptTimeout() {
+    return perAttemptTimeout;
+  }
+
+  /** The call's deadline when the caller set none, or null for no deadline. */
+  public @Nullable Duration timeout() {
+    return timeout;
+  }
+
+  @Override
+  public boolean equals(@Nullable Object o) {
+    if (this == o) {
+      return true;
+    }
+    if (!(o instanceof RetryPolicy)) {
+      return false;
+    }
+    RetryPolicy that = (RetryPolicy) o;
+    return maxAttempts == that.maxAttempts
+        && Double.compare(backoffMultiplier, that.backoffMultiplier) == 0
+        && initialBackoff.equals(that.initialBackoff)
+        && maxBackoff.equals(that.maxBackoff)
+        && retryableStatusCodes.equals(that.retryableStatusCodes)
+        && jitter == that.jitter
+        && Objects.equals(perAttemptTimeout, that.perAttemptTimeout)
+        && Objects.equals(timeout, that.timeout);
+  }
+
+  @Override
+  public int hashCode() {
+    return Objects.hash(
+        maxAttempts,
+        initialBackoff,
+        maxBackoff,
+        backoffMultiplier,
+        retryableStatusCodes,
+        jitter,
+        perAttemptTimeout,
+        timeout);
+  }
+
+  @Override
+  public String toString() {
+    return "RetryPolicy{maxAttempts="
+        + maxAttempts
+        + ", initialBackoff="
+        + initialBackoff
+        + ", maxBackoff="
+        + maxBackoff
+        + ", backoffMultiplier="
+        + backoffMultiplier
+        + ", retryableStatusCodes="
+        + retryableStatusCodes
+        + ", jitter="
+        + jitter
+        + (perAttemptTimeout == null ? "" : ", perAttemptTimeout=" + perAttemptTimeout)
+        + (timeout == null ? "" : ", timeout=" + timeout)
+        + '}';
+  }
+
+  /**
+   * Builds {@link RetryPolicy} values. Each setter checks its argument at once; {@link #build()}
+   * checks the rules that involve several fields and leaves the builder reusable.
+   *
+   * <p>Not thread-safe.
+   */
+  public static final class Builder {
+    private int maxAttempts = 3;
+    private Duration initialBackoff = DEFAULT_INITIAL_BACKOFF;
+    private Duration maxBackoff = DEFAULT_MAX_BACKOFF;
+    private double backoffMultiplier = 2.0;
+    private EnumSet<Status.Code> retryableStatusCodes = EnumSet.of(Status.Code.UNAVAILABLE);
+    private Jitter jitter = Jitter.A6;
+    private @Nullable Duration perAttemptTimeout;
+    private @Nullable Duration timeout;
+
+    private Builder() {}
+
+    /**
+     * Sets the most attempts a call may make, counting the first; 1 disables retries.
+     *
+     * @throws IllegalArgumentException if {@code maxAttempts < 1}
+     */
+    public Builder maxAttempts(int maxAttempts) {
+      if (maxAttempts < 1) {
+        throw new IllegalArgumentException("maxAttempts must be >= 1: " + maxAttempts);
+      }
+      this.maxAttempts = maxAttempts;
+      return this;
+    }
+
+    /**
+     * Sets the backoff before the first retry.
+     *
+     * @throws IllegalArgumentException if it is not positive
+     */
+    public Builder initialBackoff(Duration initialBackoff) {
+      Checks.positiveNanos("initialBackoff", initialBackoff);
+      this.initialBackoff = initialBackoff;
+      return this;
+    }
+
+    /**
+     * Sets the largest backoff, before jitter.
+     *
+     * @throws IllegalArgumentException if it is not positive
+     */
+    public Builder maxBackoff(Duration maxBackoff) {
+      Checks.positiveNanos("maxBackoff", maxBackoff);
+      this.maxBackoff = maxBackoff;
+      return this;
+    }
+
+    /**
+     * Sets the factor by which the backoff grows after each retry.
+     *
+     * @throws IllegalArgumentException if it is not a finite number > 0
+     */
+    public Builder backoffMultiplier(double backoffMultiplier) {
+      if (!(backoffMultiplier > 0) || Double.isInfinite(backoffMultiplier)) {
+        throw new IllegalArgumentException(
+            "backoffMultiplier must be a finite number > 0: " + backoffMultiplier);
+      }
+      this.backoffMultiplier = backoffMultiplier;
+      return this;
+    }
+
+    /**
+     * Sets the status codes worth another attempt, replacing the previous set.
+     *
+     * @throws IllegalArgumentException if no code is given or OK is among them
+     */
+    public Builder retryableStatusCodes(Status.Code... codes) {
+      return retryableStatusCodes(Arrays.asList(codes));
+    }
+
+    /**
+     * Sets the status codes worth another attempt, replacing the previous set.
+     *
+     * @throws IllegalArgumentException if the collection is empty or holds OK
+     * @throws NullPointerException if the collection or one of its elements is null
+     */
+    public Builder retryableStatusCodes(Collection<Status.Code> codes) {
+      Objects.requireNonNull(codes, "retryableStatusCodes");
+      if (codes.isEmpty()) {
+        throw new IllegalArgumentException(
+            "retryableStatusCodes must name at least one status code; to disable retries use"
+                + " maxAttempts(1)");
+      }
+      EnumSet<Status.Code> set = EnumSet.noneOf(Status.Code.class);
+      for (Status.Code code : codes) {
+        set.add(Objects.requireNonNull(code, "retryableStatusCodes element"));
+      }
+      if (set.contains(Status.Code.OK)) {
+        throw new IllegalArgumentException("retryableStatusCodes must not contain OK: " + set);
+      }
+      this.retryableStatusCodes = set;
+      return this;
+    }
+
+    /** Sets how backoff delays are randomized; {@link Jitter#A6} by default. */
+    public Builder jitter(Jitter jitter) {
+      this.jitter = Objects.requireNonNull(jitter, "jitter");
+      return this;
+    }
+
+    /**
+     * Limits each attempt to {@code perAttemptTimeout}, within the call's deadline. An attempt that
+     * runs out of time ends with DEADLINE_EXCEEDED, which is retried only for methods marked
+     * idempotent or side-effect free and only while the call's deadline has time left.
+     *
+     * @throws IllegalArgumentException if it is not positive
+     */
+    public Builder perAttemptTimeout(Duration perAttemptTimeout) {
+      Checks.positiveNanos("perAttemptTimeout", perAttemptTimeout);
+      this.perAttemptTimeout = perAttemptTimeout;
+      return this;
+    }
+
+    /**
+     * Sets the deadline of calls whose caller set none, in CallOptions or in the Context. It covers
+     * all attempts. A caller's own deadline always wins.
+     *
+     * @throws IllegalArgumentException if it is not positive
+     */
+    public Builder timeout(Duration timeout) {
+      Checks.positiveNanos("timeout", timeout);
+      this.timeout = timeout;
+      return this;
+    }
+
+    /**
+     * Returns a policy with the builder's values; the builder stays usable.
+     *
+     * @throws IllegalArgumentException if {@code maxBackoff < initialBackoff}
+     */
+    public RetryPolicy build() {
+      if (maxBackoff.compareTo(initialBackoff) < 0) {
+        throw new IllegalArgumentException(
+            "maxBackoff must be >= initialBackoff: maxBackoff="
+                + maxBackoff
+                + ", initialBackoff="
+                + initialBackoff);
+      }
+      return new RetryPolicy(this);
+    }
+  }
+}

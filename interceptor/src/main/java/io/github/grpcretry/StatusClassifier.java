@@ -1,0 +1,69 @@
+package io.github.grpcretry;
+
+import io.grpc.Status;
+
+/**
+ * Decides whether a failed attempt is worth another attempt.
+ *
+ * <p>The interceptor asks only about attempts that failed before the call was committed. It
+ * settles by itself what no classifier may change: OK ends the call, a cancellation that the caller
+ * caused is never retried, the call's own deadline is never retried, and nothing is retried once
+ * the application has seen response headers or a message. A retryable verdict is still subject to
+ * the attempt limit, the deadline, the server's hints and the retry budget.
+ *
+ * <p>Implementations must be thread-safe and fast: they run on gRPC's callback threads.
+ */
+@FunctionalInterface
+public interface StatusClassifier {
+
+  /** The verdict on a failed attempt. */
+  enum Category {
+    /** Another attempt may succeed. */
+    RETRYABLE,
+    /** Another attempt would fail the same way or is unsafe; the call ends with this status. */
+    TERMINAL
+  }
+
+  /** Classifies one failed attempt. */
+  Category classify(AttemptFailure failure);
+
+  /**
+   * The default classifier:
+   *
+   * <ul>
+   *   <li>a DEADLINE_EXCEEDED caused by the policy's per-attempt timeout is retryable only for
+   *       methods marked {@code idempotency_level = IDEMPOTENT} or {@code NO_SIDE_EFFECTS} ({@link
+   *       io.grpc.MethodDescriptor#isIdempotent()}, {@link io.grpc.MethodDescriptor#isSafe()}),
+   *       since the timed-out attempt may have taken effect on the server;
+   *   <li>any other status is retryable when its code is among the policy's {@link
+   *       RetryPolicy#retryableStatusCodes()} ({@code UNAVAILABLE} by default, following Google's
+   *       AIP-194), and terminal otherwise.
+   * </ul>
+   */
+  static StatusClassifier defaultClassifier() {
+    return DefaultClassifier.INSTANCE;
+  }
+}
+
+/** See {@link StatusClassifier#defaultClassifier()}. */
+enum DefaultClassifier implements StatusClassifier {
+  INSTANCE;
+
+  @Override
+  public Category classify(AttemptFailure failure) {
+    if (failure.attemptTimedOut()) {
+      return failure.method().isIdempotent() || failure.method().isSafe()
+          ? Category.RETRYABLE
+          : Category.TERMINAL;
+    }
+    Status.Code code = failure.status().getCode();
+    return failure.policy().retryableStatusCodes().contains(code)
+        ? Category.RETRYABLE
+        : Category.TERMINAL;
+  }
+
+  @Override
+  public String toString() {
+    return "StatusClassifier.defaultClassifier()";
+  }
+}
