@@ -64,8 +64,19 @@ final class RecordingListener<RespT> extends ClientCall.Listener<RespT> {
     enter("message");
     synchronized (this) {
       messages.add(message);
+      notifyAll();
     }
     exit();
+  }
+
+  /** Waits (real time, bounded) until {@code count} messages have arrived. */
+  synchronized void awaitMessages(int count) throws InterruptedException {
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (messages.size() < count) {
+      long left = end - System.nanoTime();
+      assertThat(left).as("%d message(s) within 10 s", count).isPositive();
+      TimeUnit.NANOSECONDS.timedWait(this, left);
+    }
   }
 
   @Override
