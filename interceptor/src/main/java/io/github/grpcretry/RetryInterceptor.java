@@ -45,7 +45,8 @@ public final class RetryInterceptor implements ClientInterceptor {
 
   final @Nullable RetryPolicy defaultPolicy;
   final StatusClassifier classifier;
-  final RetryBudget budget;
+  private final @Nullable RetryBudget budget;
+  private final RetryBudgetRegistry budgetRegistry;
   final ScheduledExecutorService scheduler;
   final Deadline.Ticker ticker;
   final DoubleSupplier random;
@@ -58,6 +59,7 @@ public final class RetryInterceptor implements ClientInterceptor {
     this.defaultPolicy = b.defaultPolicy;
     this.classifier = b.classifier;
     this.budget = b.budget;
+    this.budgetRegistry = b.budgetRegistry != null ? b.budgetRegistry : RetryBudgetRegistry.shared();
     this.scheduler = b.scheduler != null ? b.scheduler : DefaultScheduler.get();
     this.ticker = b.ticker;
     this.random = b.random;
@@ -77,7 +79,8 @@ public final class RetryInterceptor implements ClientInterceptor {
     if (policy == null) {
       return next.newCall(method, callOptions);
     }
-    return new RetryingCall<>(this, method, callOptions, next, policy);
+    RetryBudget callBudget = budget != null ? budget : budgetRegistry.budgetFor(next.authority());
+    return new RetryingCall<>(this, method, callOptions, next, policy, callBudget);
   }
 
   private @Nullable RetryPolicy policyFor(MethodDescriptor<?, ?> method) {
@@ -96,7 +99,7 @@ public final class RetryInterceptor implements ClientInterceptor {
         + ", classifier="
         + classifier
         + ", budget="
-        + budget
+        + (budget != null ? budget : "per authority from " + budgetRegistry)
         + ", perCallBufferLimit="
         + perCallBufferLimit
         + ", totalBufferLimit="
@@ -113,7 +116,8 @@ public final class RetryInterceptor implements ClientInterceptor {
   public static final class Builder {
     private @Nullable RetryPolicy defaultPolicy;
     private StatusClassifier classifier = StatusClassifier.defaultClassifier();
-    private RetryBudget budget = RetryBudget.unlimited();
+    private @Nullable RetryBudget budget;
+    private @Nullable RetryBudgetRegistry budgetRegistry;
     private @Nullable ScheduledExecutorService scheduler;
     private Deadline.Ticker ticker = Deadline.getSystemTicker();
     private DoubleSupplier random = () -> ThreadLocalRandom.current().nextDouble();
@@ -138,11 +142,26 @@ public final class RetryInterceptor implements ClientInterceptor {
     }
 
     /**
-     * Sets the budget asked before every retry. Share one budget between several interceptors to
-     * make them spend one allowance. {@link RetryBudget#unlimited()} unless set.
+     * Sets the one budget asked before every retry of every call, whatever its target. Share one
+     * budget between several interceptors to make them spend one allowance. Replaces a registry
+     * set with {@link #retryBudgetRegistry}.
+     *
+     * <p>Unless a budget or a registry is set, each call uses the {@link TokenBucketBudget} of
+     * its channel's authority from {@link RetryBudgetRegistry#shared()}.
      */
     public Builder retryBudget(RetryBudget budget) {
       this.budget = Objects.requireNonNull(budget, "retryBudget");
+      this.budgetRegistry = null;
+      return this;
+    }
+
+    /**
+     * Sets the registry from which each call takes the budget of its channel's authority.
+     * Replaces a budget set with {@link #retryBudget}.
+     */
+    public Builder retryBudgetRegistry(RetryBudgetRegistry registry) {
+      this.budgetRegistry = Objects.requireNonNull(registry, "retryBudgetRegistry");
+      this.budget = null;
       return this;
     }
 

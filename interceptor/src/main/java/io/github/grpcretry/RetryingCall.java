@@ -61,6 +61,7 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   private final MethodDescriptor<ReqT, RespT> method;
   private final Channel next;
   private final RetryPolicy policy;
+  private final RetryBudget budget;
   private final @Nullable Executor callExecutor;
 
   private final Object lock = new Object();
@@ -99,8 +100,10 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       MethodDescriptor<ReqT, RespT> method,
       CallOptions callOptions,
       Channel next,
-      RetryPolicy policy) {
+      RetryPolicy policy,
+      RetryBudget budget) {
     this.config = config;
+    this.budget = budget;
     this.method = method;
     this.baseOptions = callOptions;
     this.next = next;
@@ -582,22 +585,32 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
 
   private void attemptHeaders(Attempt attempt, Metadata headers) {
     SerializedListener<RespT> listener;
+    boolean firstAnswer;
     synchronized (lock) {
+      firstAnswer = !attempt.answered;
       if (!commitTo(attempt)) {
         return;
       }
       listener = app;
+    }
+    if (firstAnswer) {
+      budget.recordOutcome(attempt.index + 1, RetryBudget.Outcome.SUCCESS);
     }
     listener.onHeaders(headers);
   }
 
   private void attemptMessage(Attempt attempt, RespT message) {
     SerializedListener<RespT> listener;
+    boolean firstAnswer;
     synchronized (lock) {
+      firstAnswer = !attempt.answered;
       if (!commitTo(attempt)) {
         return;
       }
       listener = app;
+    }
+    if (firstAnswer) {
+      budget.recordOutcome(attempt.index + 1, RetryBudget.Outcome.SUCCESS);
     }
     listener.onMessage(message);
   }
@@ -621,6 +634,7 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     if (committed == null) {
       committed = attempt;
       stopRecording();
+      attempt.answered = true;
     }
     return committed == attempt;
   }
@@ -629,6 +643,8 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   private static final class Verdict {
     Status status;
     @Nullable String stopReason;
+    /** Set when retrying stopped for overload: the value of the upstream marker. */
+    @Nullable String overload;
     long delayNanos;
     boolean serverDelay;
 
@@ -641,7 +657,10 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     ScheduledFuture<?> timer;
     Status finalStatus = null;
     int attemptNumber;
+    boolean unanswered;
     synchronized (lock) {
+      unanswered = !attempt.answered;
+      attempt.answered = true;
       attempt.closed = true;
       timer = attempt.timer;
       attempt.timer = null;
@@ -672,8 +691,9 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       return; // The call already closed, or this attempt was abandoned.
     }
     if (finalStatus != null) {
-      if (status.isOk()) {
-        config.budget.recordOutcome(RetryBudget.Outcome.SUCCESS);
+      if (status.isOk() && unanswered) {
+        // An OK with no headers and no message (a trailers-only response).
+        budget.recordOutcome(attemptNumber, RetryBudget.Outcome.SUCCESS);
       }
       finishClose(finalStatus, trailers, synthetic);
       return;
@@ -697,14 +717,15 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     long hint = ServerHints.retryDelayNanos(status, trailers);
     if (callDeadlineHit) {
       verdict.stopReason = "the call's deadline was exceeded";
-      config.budget.recordOutcome(RetryBudget.Outcome.NON_RETRYABLE_FAILURE);
+      budget.recordOutcome(attemptNumber, RetryBudget.Outcome.NON_RETRYABLE_FAILURE);
     } else {
       AttemptFailure failure =
           new AttemptFailure(
               verdict.status, trailers, method, policy, attemptNumber, attemptTimedOut);
       StatusClassifier.Category category = config.classifier.classify(failure);
       boolean retryable = category == StatusClassifier.Category.RETRYABLE;
-      config.budget.recordOutcome(
+      budget.recordOutcome(
+          attemptNumber,
           retryable || hint == ServerHints.DO_NOT_RETRY
               ? RetryBudget.Outcome.RETRYABLE_FAILURE
               : RetryBudget.Outcome.NON_RETRYABLE_FAILURE);
@@ -715,6 +736,7 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
                 : "status " + status.getCode() + " is not retryable";
       } else if (hint == ServerHints.DO_NOT_RETRY) {
         verdict.stopReason = "the server asked not to retry (grpc-retry-pushback-ms)";
+        verdict.overload = "pushback";
       } else if (attemptNumber >= policy.maxAttempts()) {
         verdict.stopReason = "maxAttempts (" + policy.maxAttempts() + ") reached";
       } else if (bufferLimitExceeded() != null) {
@@ -750,6 +772,9 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       }
     }
     if (closeWith != null) {
+      if (verdict.overload != null && cancelStatus == null) {
+        trailers.put(UpstreamPushbackInterceptor.GAVE_UP_KEY, verdict.overload);
+      }
       finishClose(closeWith, trailers, synthetic);
     } else if (next != null) {
       startOnCallExecutor(next);
@@ -794,8 +819,9 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
               + " left)";
       return;
     }
-    if (!config.budget.tryAcquire(RetryBudget.AttemptKind.RETRY)) {
+    if (!budget.tryAcquire(RetryBudget.AttemptKind.RETRY)) {
       verdict.stopReason = "the retry budget refused another attempt";
+      verdict.overload = "budget";
       return;
     }
     verdict.delayNanos = delay;
@@ -986,6 +1012,8 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     int requestSent;
     boolean cancelRequested;
     boolean cancelled;
+    /** Whether the server answered (headers, a message or a close): its outcome is recorded. */
+    boolean answered;
     boolean closed;
     boolean timedOut;
     @Nullable String cancelMessage;

@@ -56,10 +56,8 @@ class AttemptIsolationTest {
             return next.newCall(method, options);
           }
         };
-    retry =
-        retryOn(clock)
-            .defaultPolicy(policy(3).perAttemptTimeout(Duration.ofSeconds(20)).build())
-            .build();
+    // No per-attempt timeout: its timer would be pending beside the backoff timers waited for.
+    retry = retryOn(clock).defaultPolicy(policy(3).build()).build();
     channel = ClientInterceptors.intercept(ClientInterceptors.intercept(grpc.channel(), perAttempt), retry);
   }
 
@@ -110,8 +108,14 @@ class AttemptIsolationTest {
   @Test
   void aTimedOutAttemptIsCancelledAndOnlyTheRetryAnswers() throws Exception {
     faults.script(PUT).then(Fault.delay(Duration.ofSeconds(30)));
+    Channel timed =
+        ClientInterceptors.intercept(
+            grpc.channel(),
+            retryOn(clock)
+                .defaultPolicy(policy(3).perAttemptTimeout(Duration.ofSeconds(20)).build())
+                .build());
     RecordingListener<Item> listener = new RecordingListener<>();
-    ClientCall<PutItemRequest, Item> call = channel.newCall(PUT, CallOptions.DEFAULT);
+    ClientCall<PutItemRequest, Item> call = timed.newCall(PUT, CallOptions.DEFAULT);
     call.start(listener, new Metadata());
     call.request(5);
     call.sendMessage(PutItemRequest.newBuilder().setItem(item("p")).build());

@@ -82,6 +82,7 @@ class BudgetHookTest {
     future.get(10, TimeUnit.SECONDS);
     assertThat(budget.outcomes())
         .containsExactly(Outcome.RETRYABLE_FAILURE, Outcome.RETRYABLE_FAILURE, Outcome.SUCCESS);
+    assertThat(budget.attemptNumbers).containsExactly(1, 2, 3);
     assertThat(budget.acquired).containsExactly(AttemptKind.RETRY, AttemptKind.RETRY);
   }
 

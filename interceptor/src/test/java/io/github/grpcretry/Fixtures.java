@@ -31,13 +31,16 @@ final class Fixtures {
 
   /**
    * An interceptor builder on the manual clock, with a random draw of 0.5 so that A6 jitter is a
-   * factor of exactly 1.0.
+   * factor of exactly 1.0, and an unlimited budget: the default budgets are shared per authority
+   * across the whole process, and every in-process channel's authority is "localhost", so tests
+   * that do not test budgets must not spend them. Budget tests set their own.
    */
   static RetryInterceptor.Builder retryOn(ManualClock clock) {
     return RetryInterceptor.newBuilder()
         .scheduler(clock.scheduler())
         .ticker(clock.ticker())
-        .random(() -> 0.5);
+        .random(() -> 0.5)
+        .retryBudget(RetryBudget.unlimited());
   }
 
   /** A policy of {@code attempts} attempts, backoff 100 ms doubling up to 1 s, UNAVAILABLE. */
@@ -87,8 +90,11 @@ final class Fixtures {
       return true;
     }
 
+    final List<Integer> attemptNumbers = new CopyOnWriteArrayList<>();
+
     @Override
-    public void recordOutcome(Outcome outcome) {
+    public void recordOutcome(int attemptNumber, Outcome outcome) {
+      attemptNumbers.add(attemptNumber);
       outcomes.add(outcome);
     }
 

@@ -34,7 +34,8 @@ class ReadmeSnippetTest {
     FaultInjector faults = FaultInjector.create();
     faults.script(ItemServiceGrpc.getGetItemMethod()).then(Fault.fail(Status.UNAVAILABLE));
     grpc.addService(new DemoItemService()).addServerInterceptor(faults);
-    ManagedChannel managedChannel = grpc.channel();
+    // The default budget is shared per authority across the process: use one of its own.
+    ManagedChannel managedChannel = grpc.newChannel(b -> b.overrideAuthority("quickstart.example"));
 
     // README:quickstart:start
     RetryPolicy policy = RetryPolicy.newBuilder()

@@ -1,0 +1,109 @@
+package io.github.grpcretry.benchmarks;
+
+import io.github.grpcretry.RetryInterceptor;
+import io.github.grpcretry.RetryPolicy;
+import io.github.grpcretry.demo.v1.ItemServiceGrpc;
+import io.grpc.Channel;
+import io.grpc.ClientInterceptors;
+import io.grpc.ManagedChannel;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import java.util.List;
+import java.util.Map;
+import java.util.StringJoiner;
+
+/**
+ * The client set-ups that the gRPC benchmarks compare, each named as its value of the benchmarks'
+ * {@code setup} parameter. Every set-up talks to the same in-process server and runs its callbacks
+ * on the calling thread ({@code directExecutor()}), so that the differences measured are the
+ * client's own work.
+ */
+enum ChannelSetup {
+  /** No retry at all: the baseline. */
+  BARE("bare") {
+    @Override
+    ManagedChannel newChannel(String serverName) {
+      return InProcessChannelBuilder.forName(serverName).directExecutor().disableRetry().build();
+    }
+  },
+
+  /** grpc-java's own retry, configured by a service config's {@code retryPolicy}. */
+  BUILTIN("builtin") {
+    @Override
+    ManagedChannel newChannel(String serverName) {
+      return InProcessChannelBuilder.forName(serverName)
+          .directExecutor()
+          .enableRetry()
+          .defaultServiceConfig(BUILTIN_SERVICE_CONFIG)
+          .build();
+    }
+  },
+
+  /** This library, on the {@link #BARE} channel: the README's {@code disableRetry()} setting. */
+  INTERCEPTOR("interceptor") {
+    @Override
+    ManagedChannel newChannel(String serverName) {
+      return BARE.newChannel(serverName);
+    }
+
+    @Override
+    Channel intercept(ManagedChannel channel) {
+      RetryInterceptor retry =
+          RetryInterceptor.newBuilder()
+              .defaultPolicy(RetryPolicy.newBuilder().maxAttempts(5).build())
+              .build();
+      return ClientInterceptors.intercept(channel, retry);
+    }
+  };
+
+  /**
+   * The service config of {@link #BUILTIN}, as grpc-java's JSON parser would produce it (numbers
+   * as {@code Double}). Like {@link #INTERCEPTOR}'s policy it allows 5 attempts and retries
+   * UNAVAILABLE; the backoffs differ, which calls that succeed at once never notice.
+   */
+  private static final Map<String, ?> BUILTIN_SERVICE_CONFIG =
+      Map.of(
+          "methodConfig",
+          List.of(
+              Map.of(
+                  "name",
+                  List.of(Map.of("service", ItemServiceGrpc.SERVICE_NAME)),
+                  "retryPolicy",
+                  Map.of(
+                      "maxAttempts", 5.0,
+                      "initialBackoff", "0.1s",
+                      "maxBackoff", "1s",
+                      "backoffMultiplier", 2.0,
+                      "retryableStatusCodes", List.of("UNAVAILABLE")))));
+
+  private final String paramName;
+
+  ChannelSetup(String paramName) {
+    this.paramName = paramName;
+  }
+
+  /**
+   * Returns the set-up named by a benchmark's {@code setup} parameter.
+   *
+   * @throws IllegalArgumentException if no set-up has that name
+   */
+  static ChannelSetup named(String paramName) {
+    for (ChannelSetup setup : values()) {
+      if (setup.paramName.equals(paramName)) {
+        return setup;
+      }
+    }
+    StringJoiner names = new StringJoiner(", ");
+    for (ChannelSetup setup : values()) {
+      names.add(setup.paramName);
+    }
+    throw new IllegalArgumentException("setup must be one of " + names + ": " + paramName);
+  }
+
+  /** Builds the managed channel of this set-up to the named in-process server. */
+  abstract ManagedChannel newChannel(String serverName);
+
+  /** Returns the channel that the stubs use: the managed one, or the managed one intercepted. */
+  Channel intercept(ManagedChannel channel) {
+    return channel;
+  }
+}
