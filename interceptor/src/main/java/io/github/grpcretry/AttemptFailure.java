@@ -13,7 +13,7 @@ public final class AttemptFailure {
   private final Status status;
   private final Metadata trailers;
   private final MethodDescriptor<?, ?> method;
-  private final RetryPolicy policy;
+  private final CallPolicy policy;
   private final int attemptNumber;
   private final boolean attemptTimedOut;
 
@@ -29,7 +29,7 @@ public final class AttemptFailure {
       Status status,
       Metadata trailers,
       MethodDescriptor<?, ?> method,
-      RetryPolicy policy,
+      CallPolicy policy,
       int attemptNumber,
       boolean attemptTimedOut) {
     if (status.isOk()) {
@@ -61,8 +61,8 @@ public final class AttemptFailure {
     return method;
   }
 
-  /** The policy in force for the call. */
-  public RetryPolicy policy() {
+  /** The policy in force for the call: a {@link RetryPolicy} or a {@link HedgingPolicy}. */
+  public CallPolicy policy() {
     return policy;
   }
 

@@ -1,6 +1,9 @@
 package io.github.grpcretry;
 
+import io.grpc.Status;
 import java.time.Duration;
+import java.util.Collection;
+import java.util.EnumSet;
 import java.util.Objects;
 
 /** Argument checks shared by the builders, so that every message follows one pattern. */
@@ -19,5 +22,28 @@ final class Checks {
       throw new IllegalArgumentException(
           name + " must be at most " + Duration.ofNanos(Long.MAX_VALUE) + ": " + value, e);
     }
+  }
+
+  /** A modifiable copy of {@code codes}; unlike {@link EnumSet#copyOf(Collection)}, empty is fine. */
+  static EnumSet<Status.Code> enumSetOf(Collection<Status.Code> codes) {
+    EnumSet<Status.Code> set = EnumSet.noneOf(Status.Code.class);
+    set.addAll(codes);
+    return set;
+  }
+
+  /**
+   * Copies status codes given to a setter named {@code name}, rejecting a null collection or
+   * element and OK, which no policy may list.
+   */
+  static EnumSet<Status.Code> statusCodes(String name, Collection<Status.Code> codes) {
+    Objects.requireNonNull(codes, name);
+    EnumSet<Status.Code> set = EnumSet.noneOf(Status.Code.class);
+    for (Status.Code code : codes) {
+      set.add(Objects.requireNonNull(code, name + " element"));
+    }
+    if (set.contains(Status.Code.OK)) {
+      throw new IllegalArgumentException(name + " must not contain OK: " + set);
+    }
+    return set;
   }
 }

@@ -4,9 +4,14 @@ import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.ClientCall;
 import io.grpc.ClientInterceptor;
+import io.grpc.Context;
 import io.grpc.Deadline;
 import io.grpc.MethodDescriptor;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
@@ -42,8 +47,24 @@ public final class RetryInterceptor implements ClientInterceptor {
   public static final long DEFAULT_PER_CALL_BUFFER_LIMIT = 1L << 20;
   /** Default limit of request bytes all calls of one interceptor keep: 16 MiB, as in grpc-java. */
   public static final long DEFAULT_TOTAL_BUFFER_LIMIT = 16L << 20;
+  /** Default cap on {@code maxAttempts} read from a service config: 5, as in grpc-java. */
+  public static final int DEFAULT_MAX_ATTEMPTS_CAP = 5;
 
-  final @Nullable RetryPolicy defaultPolicy;
+  /**
+   * The {@link CallOptions} key that overrides the method's policy for one call, for example
+   * {@code stub.withOption(RetryInterceptor.POLICY, RetryPolicy.noRetry())} to not retry it.
+   */
+  public static final CallOptions.Key<CallPolicy> POLICY = CallOptions.Key.create("grpc-retry.policy");
+
+  /** Stands for "no policy" in the resolution cache, which cannot hold null. */
+  private static final Object NO_POLICY = new Object();
+
+  private final Map<String, CallPolicy> methodPolicies;
+  private final Map<String, CallPolicy> servicePolicies;
+  private final @Nullable CallPolicy defaultPolicy;
+  /** Each method's policy, resolved on its first call: a CallPolicy or NO_POLICY. */
+  private final ConcurrentHashMap<MethodDescriptor<?, ?>, Object> resolved =
+      new ConcurrentHashMap<>();
   final StatusClassifier classifier;
   private final @Nullable RetryBudget budget;
   private final RetryBudgetRegistry budgetRegistry;
@@ -55,10 +76,30 @@ public final class RetryInterceptor implements ClientInterceptor {
   /** Request bytes buffered for replay by all calls of this interceptor. */
   final AtomicLong bufferedBytes = new AtomicLong();
 
-  private RetryInterceptor(Builder b) {
-    this.defaultPolicy = b.defaultPolicy;
+  private RetryInterceptor(Builder b, @Nullable ParsedServiceConfig config) {
+    Map<String, CallPolicy> methods = new LinkedHashMap<>();
+    Map<String, CallPolicy> services = new LinkedHashMap<>();
+    CallPolicy fallback = null;
+    if (config != null) {
+      methods.putAll(config.methodPolicies);
+      services.putAll(config.servicePolicies);
+      fallback = config.defaultPolicy;
+    }
+    // What the builder was told by name wins over the service config.
+    methods.putAll(b.methodPolicies);
+    services.putAll(b.servicePolicies);
+    this.methodPolicies = Map.copyOf(methods);
+    this.servicePolicies = Map.copyOf(services);
+    this.defaultPolicy = b.defaultPolicy != null ? b.defaultPolicy : fallback;
     this.classifier = b.classifier;
-    this.budget = b.budget;
+    if (b.budget == null && b.budgetRegistry == null && config != null && config.hasThrottling()) {
+      // The service config's retryThrottling, as grpc-java applies it: one budget per channel
+      // (here: per interceptor), unless a budget was chosen explicitly.
+      this.budget =
+          RetryBudget.grpcRetryThrottling(config.throttlingMaxTokens, config.throttlingTokenRatio);
+    } else {
+      this.budget = b.budget;
+    }
     this.budgetRegistry = b.budgetRegistry != null ? b.budgetRegistry : RetryBudgetRegistry.shared();
     this.scheduler = b.scheduler != null ? b.scheduler : DefaultScheduler.get();
     this.ticker = b.ticker;
@@ -75,16 +116,71 @@ public final class RetryInterceptor implements ClientInterceptor {
   @Override
   public <ReqT, RespT> ClientCall<ReqT, RespT> interceptCall(
       MethodDescriptor<ReqT, RespT> method, CallOptions callOptions, Channel next) {
-    RetryPolicy policy = policyFor(method);
-    if (policy == null) {
-      return next.newCall(method, callOptions);
+    CallPolicy chosen = callOptions.getOption(POLICY);
+    if (chosen == null) {
+      chosen = policyFor(method);
+      if (chosen == null) {
+        return next.newCall(method, callOptions);
+      }
+    }
+    long perAttemptTimeoutNanos;
+    long timeoutNanos;
+    if (chosen instanceof RetryPolicy) {
+      perAttemptTimeoutNanos = ((RetryPolicy) chosen).perAttemptTimeoutNanos;
+      timeoutNanos = ((RetryPolicy) chosen).timeoutNanos;
+    } else {
+      HedgingPolicy hedging = (HedgingPolicy) chosen;
+      if (!hedging.idempotent() && !method.isIdempotent() && !method.isSafe()) {
+        throw new IllegalStateException(notSafeToHedge(method.getFullMethodName(), hedging));
+      }
+      perAttemptTimeoutNanos = 0;
+      timeoutNanos = hedging.timeoutNanos;
+    }
+    if (chosen.maxAttempts() == 1 && perAttemptTimeoutNanos == 0) {
+      // Nothing to repeat and no attempt timer: at most a deadline to add.
+      return next.newCall(method, withPolicyTimeout(callOptions, timeoutNanos));
     }
     RetryBudget callBudget = budget != null ? budget : budgetRegistry.budgetFor(next.authority());
-    return new RetryingCall<>(this, method, callOptions, next, policy, callBudget);
+    return new RetryingCall<>(this, method, callOptions, next, chosen, callBudget);
   }
 
-  private @Nullable RetryPolicy policyFor(MethodDescriptor<?, ?> method) {
-    return defaultPolicy;
+  static String notSafeToHedge(String fullMethodName, HedgingPolicy policy) {
+    return "hedging policy for "
+        + fullMethodName
+        + ", which is not safe to hedge: hedging sends the same request several times, so the"
+        + " method must be marked idempotency_level = IDEMPOTENT or NO_SIDE_EFFECTS in its proto,"
+        + " or the policy built with HedgingPolicy.Builder.idempotent(true): "
+        + policy;
+  }
+
+  /** The method's policy, resolved once: by full method name, then service, then default. */
+  @Nullable CallPolicy policyFor(MethodDescriptor<?, ?> method) {
+    Object policy = resolved.get(method);
+    if (policy == null) {
+      policy = resolved.computeIfAbsent(method, this::resolve);
+    }
+    return policy == NO_POLICY ? null : (CallPolicy) policy;
+  }
+
+  private Object resolve(MethodDescriptor<?, ?> method) {
+    CallPolicy policy = methodPolicies.get(method.getFullMethodName());
+    if (policy == null) {
+      String service = method.getServiceName();
+      policy = service == null ? null : servicePolicies.get(service);
+    }
+    if (policy == null) {
+      policy = defaultPolicy;
+    }
+    return policy == null ? NO_POLICY : policy;
+  }
+
+  private CallOptions withPolicyTimeout(CallOptions callOptions, long timeoutNanos) {
+    if (timeoutNanos == 0
+        || callOptions.getDeadline() != null
+        || Context.current().getDeadline() != null) {
+      return callOptions;
+    }
+    return callOptions.withDeadline(Deadline.after(timeoutNanos, TimeUnit.NANOSECONDS, ticker));
   }
 
   /** The number of request bytes that this interceptor's calls currently hold for replay. */
@@ -96,6 +192,10 @@ public final class RetryInterceptor implements ClientInterceptor {
   public String toString() {
     return "RetryInterceptor{defaultPolicy="
         + defaultPolicy
+        + ", servicePolicies="
+        + servicePolicies
+        + ", methodPolicies="
+        + methodPolicies
         + ", classifier="
         + classifier
         + ", budget="
@@ -115,6 +215,10 @@ public final class RetryInterceptor implements ClientInterceptor {
    */
   public static final class Builder {
     private @Nullable RetryPolicy defaultPolicy;
+    private final Map<String, CallPolicy> methodPolicies = new LinkedHashMap<>();
+    private final Map<String, CallPolicy> servicePolicies = new LinkedHashMap<>();
+    private @Nullable Object serviceConfig; // a String or a Map, checked when set
+    private int maxAttemptsCap = DEFAULT_MAX_ATTEMPTS_CAP;
     private StatusClassifier classifier = StatusClassifier.defaultClassifier();
     private @Nullable RetryBudget budget;
     private @Nullable RetryBudgetRegistry budgetRegistry;
@@ -126,9 +230,140 @@ public final class RetryInterceptor implements ClientInterceptor {
 
     private Builder() {}
 
-    /** Sets the policy of every method called through the interceptor. */
+    /**
+     * Sets the policy of every method that has no policy of its own or of its service. Wins over
+     * the default of a service config.
+     */
     public Builder defaultPolicy(RetryPolicy policy) {
       this.defaultPolicy = Objects.requireNonNull(policy, "defaultPolicy");
+      return this;
+    }
+
+    /**
+     * Sets the policy of every method of {@code service} (its full name, {@code "pkg.Service"})
+     * that has no policy of its own; replaces an earlier one for the same service and wins over a
+     * service config's.
+     *
+     * @throws IllegalArgumentException if the name is empty or contains '/'
+     */
+    public Builder servicePolicy(String service, RetryPolicy policy) {
+      return servicePolicy(service, (CallPolicy) policy);
+    }
+
+    private Builder servicePolicy(String service, CallPolicy policy) {
+      Objects.requireNonNull(service, "service");
+      Objects.requireNonNull(policy, "servicePolicy");
+      if (service.isEmpty() || service.indexOf('/') >= 0) {
+        throw new IllegalArgumentException(
+            "service must be a full service name such as \"pkg.Service\", without '/': \""
+                + service
+                + "\"");
+      }
+      servicePolicies.put(service, policy);
+      return this;
+    }
+
+    /**
+     * Sets the policy of one method, by full name ({@code "pkg.Service/Method"}); replaces an
+     * earlier one for the same method and wins over a service config's.
+     *
+     * @throws IllegalArgumentException unless the name has a service and a method around one '/'
+     */
+    public Builder methodPolicy(String fullMethodName, RetryPolicy policy) {
+      return methodPolicy(fullMethodName, (CallPolicy) policy);
+    }
+
+    private Builder methodPolicy(String fullMethodName, CallPolicy policy) {
+      Objects.requireNonNull(fullMethodName, "fullMethodName");
+      Objects.requireNonNull(policy, "methodPolicy");
+      int slash = fullMethodName.indexOf('/');
+      if (slash <= 0
+          || slash == fullMethodName.length() - 1
+          || fullMethodName.indexOf('/', slash + 1) >= 0) {
+        throw new IllegalArgumentException(
+            "fullMethodName must be \"pkg.Service/Method\": \"" + fullMethodName + "\"");
+      }
+      methodPolicies.put(fullMethodName, policy);
+      return this;
+    }
+
+    /** Sets the policy of one method; see {@link #methodPolicy(String, RetryPolicy)}. */
+    public Builder methodPolicy(MethodDescriptor<?, ?> method, RetryPolicy policy) {
+      return methodPolicy(Objects.requireNonNull(method, "method").getFullMethodName(), policy);
+    }
+
+    /**
+     * Hedges every method of {@code service} that has no policy of its own; see {@link
+     * #servicePolicy(String, RetryPolicy)}. Each method must be safe to hedge (see {@link
+     * HedgingPolicy.Builder#idempotent}); a call of one that is not fails with {@link
+     * IllegalStateException}.
+     */
+    public Builder servicePolicy(String service, HedgingPolicy policy) {
+      return servicePolicy(service, (CallPolicy) policy);
+    }
+
+    /**
+     * Hedges one method, by full name; see {@link #methodPolicy(String, RetryPolicy)}. The method
+     * must be safe to hedge (see {@link HedgingPolicy.Builder#idempotent}); a call of one that is
+     * not fails with {@link IllegalStateException}.
+     */
+    public Builder methodPolicy(String fullMethodName, HedgingPolicy policy) {
+      return methodPolicy(fullMethodName, (CallPolicy) policy);
+    }
+
+    /**
+     * Hedges one method.
+     *
+     * @throws IllegalArgumentException if the method is not marked idempotent or side-effect free
+     *     and the policy does not declare it {@link HedgingPolicy.Builder#idempotent}
+     */
+    public Builder methodPolicy(MethodDescriptor<?, ?> method, HedgingPolicy policy) {
+      Objects.requireNonNull(method, "method");
+      Objects.requireNonNull(policy, "methodPolicy");
+      if (!policy.idempotent() && !method.isIdempotent() && !method.isSafe()) {
+        throw new IllegalArgumentException(notSafeToHedge(method.getFullMethodName(), policy));
+      }
+      return methodPolicy(method.getFullMethodName(), (CallPolicy) policy);
+    }
+
+    /**
+     * Takes per-method policies, timeouts and throttling from a gRPC service config in JSON, the
+     * same document grpc-java's built-in retry reads. Policies set on this builder by name win
+     * over the config's; its {@code retryThrottling} becomes this interceptor's budget unless one
+     * was set with {@link #retryBudget} or {@link #retryBudgetRegistry}. Parts that are not about
+     * retries are ignored. {@code maxAttempts} above {@link #maxAttemptsCap} are capped.
+     *
+     * @throws IllegalArgumentException if the config is malformed or breaks a rule; the message
+     *     gives the JSON path, the rule and the value
+     */
+    public Builder serviceConfig(String json) {
+      ServiceConfigParser.parse(Objects.requireNonNull(json, "serviceConfig"), maxAttemptsCap);
+      this.serviceConfig = json;
+      return this;
+    }
+
+    /**
+     * Takes a service config in the {@code Map} form of grpc-java's {@code
+     * ManagedChannelBuilder.defaultServiceConfig}; see {@link #serviceConfig(String)}.
+     */
+    public Builder serviceConfig(Map<String, ?> config) {
+      ServiceConfigParser.parse(Objects.requireNonNull(config, "serviceConfig"), maxAttemptsCap);
+      this.serviceConfig = config;
+      return this;
+    }
+
+    /**
+     * Sets the largest {@code maxAttempts} taken from a service config; larger values are
+     * lowered to it, as gRFC A6 prescribes. 5 by default. Policies built with {@link
+     * RetryPolicy.Builder} are not capped.
+     *
+     * @throws IllegalArgumentException if {@code cap < 2}
+     */
+    public Builder maxAttemptsCap(int cap) {
+      if (cap < 2) {
+        throw new IllegalArgumentException("maxAttemptsCap must be >= 2: " + cap);
+      }
+      this.maxAttemptsCap = cap;
       return this;
     }
 
@@ -223,16 +458,27 @@ public final class RetryInterceptor implements ClientInterceptor {
     }
 
     /**
-     * Returns an interceptor with the builder's settings.
+     * Returns an interceptor with the builder's settings; the builder stays usable.
      *
-     * @throws IllegalStateException if no policy was set
+     * @throws IllegalStateException if no policy was set in any way
      */
+    @SuppressWarnings("unchecked")
     public RetryInterceptor build() {
-      if (defaultPolicy == null) {
-        throw new IllegalStateException(
-            "RetryInterceptor has no policy: call defaultPolicy(RetryPolicy) before build()");
+      ParsedServiceConfig config = null;
+      if (serviceConfig instanceof String) {
+        config = ServiceConfigParser.parse((String) serviceConfig, maxAttemptsCap);
+      } else if (serviceConfig != null) {
+        config = ServiceConfigParser.parse((Map<String, ?>) serviceConfig, maxAttemptsCap);
       }
-      return new RetryInterceptor(this);
+      if (defaultPolicy == null
+          && methodPolicies.isEmpty()
+          && servicePolicies.isEmpty()
+          && config == null) {
+        throw new IllegalStateException(
+            "RetryInterceptor has no policy: set defaultPolicy, servicePolicy, methodPolicy or"
+                + " serviceConfig before build()");
+      }
+      return new RetryInterceptor(this, config);
     }
   }
 }

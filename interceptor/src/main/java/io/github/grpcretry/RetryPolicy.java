@@ -22,7 +22,7 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Thread-safe: instances are immutable.
  */
-public final class RetryPolicy {
+public final class RetryPolicy implements CallPolicy {
   private static final Duration DEFAULT_INITIAL_BACKOFF = Duration.ofMillis(100);
   private static final Duration DEFAULT_MAX_BACKOFF = Duration.ofSeconds(5);
 
@@ -31,6 +31,7 @@ public final class RetryPolicy {
   private final Duration maxBackoff;
   private final double backoffMultiplier;
   private final Set<Status.Code> retryableStatusCodes;
+  private final Set<Status.Code> idempotentRetryableStatusCodes;
   private final Jitter jitter;
   private final @Nullable Duration perAttemptTimeout;
   private final @Nullable Duration timeout;
@@ -46,7 +47,9 @@ public final class RetryPolicy {
     this.initialBackoff = b.initialBackoff;
     this.maxBackoff = b.maxBackoff;
     this.backoffMultiplier = b.backoffMultiplier;
-    this.retryableStatusCodes = Collections.unmodifiableSet(EnumSet.copyOf(b.retryableStatusCodes));
+    this.retryableStatusCodes = Collections.unmodifiableSet(Checks.enumSetOf(b.retryableStatusCodes));
+    this.idempotentRetryableStatusCodes =
+        Collections.unmodifiableSet(Checks.enumSetOf(b.idempotentRetryableStatusCodes));
     this.jitter = b.jitter;
     this.perAttemptTimeout = b.perAttemptTimeout;
     this.timeout = b.timeout;
@@ -72,14 +75,26 @@ public final class RetryPolicy {
     b.initialBackoff = initialBackoff;
     b.maxBackoff = maxBackoff;
     b.backoffMultiplier = backoffMultiplier;
-    b.retryableStatusCodes = EnumSet.copyOf(retryableStatusCodes);
+    b.retryableStatusCodes = Checks.enumSetOf(retryableStatusCodes);
+    b.idempotentRetryableStatusCodes = Checks.enumSetOf(idempotentRetryableStatusCodes);
     b.jitter = jitter;
     b.perAttemptTimeout = perAttemptTimeout;
     b.timeout = timeout;
     return b;
   }
 
+  /**
+   * A policy that never retries: one attempt, no timeout. Give it to a call through {@link
+   * RetryInterceptor#POLICY} to turn retries off for that call.
+   */
+  public static RetryPolicy noRetry() {
+    return NO_RETRY;
+  }
+
+  private static final RetryPolicy NO_RETRY = new Builder().maxAttempts(1).build();
+
   /** The most attempts a call may make, counting the first one. */
+  @Override
   public int maxAttempts() {
     return maxAttempts;
   }
@@ -104,6 +119,14 @@ public final class RetryPolicy {
     return retryableStatusCodes;
   }
 
+  /**
+   * The status codes the default classifier retries only for methods marked {@code
+   * idempotency_level = IDEMPOTENT} or {@code NO_SIDE_EFFECTS}; may be empty, never holds OK.
+   */
+  public Set<Status.Code> idempotentRetryableStatusCodes() {
+    return idempotentRetryableStatusCodes;
+  }
+
   /** How backoff delays are randomized. */
   public Jitter jitter() {
     return jitter;
@@ -115,6 +138,7 @@ public final class RetryPolicy {
   }
 
   /** The call's deadline when the caller set none, or null for no deadline. */
+  @Override
   public @Nullable Duration timeout() {
     return timeout;
   }
@@ -133,6 +157,7 @@ public final class RetryPolicy {
         && initialBackoff.equals(that.initialBackoff)
         && maxBackoff.equals(that.maxBackoff)
         && retryableStatusCodes.equals(that.retryableStatusCodes)
+        && idempotentRetryableStatusCodes.equals(that.idempotentRetryableStatusCodes)
         && jitter == that.jitter
         && Objects.equals(perAttemptTimeout, that.perAttemptTimeout)
         && Objects.equals(timeout, that.timeout);
@@ -146,6 +171,7 @@ public final class RetryPolicy {
         maxBackoff,
         backoffMultiplier,
         retryableStatusCodes,
+        idempotentRetryableStatusCodes,
         jitter,
         perAttemptTimeout,
         timeout);
@@ -163,6 +189,9 @@ public final class RetryPolicy {
         + backoffMultiplier
         + ", retryableStatusCodes="
         + retryableStatusCodes
+        + (idempotentRetryableStatusCodes.isEmpty()
+            ? ""
+            : ", idempotentRetryableStatusCodes=" + idempotentRetryableStatusCodes)
         + ", jitter="
         + jitter
         + (perAttemptTimeout == null ? "" : ", perAttemptTimeout=" + perAttemptTimeout)
@@ -182,6 +211,7 @@ public final class RetryPolicy {
     private Duration maxBackoff = DEFAULT_MAX_BACKOFF;
     private double backoffMultiplier = 2.0;
     private EnumSet<Status.Code> retryableStatusCodes = EnumSet.of(Status.Code.UNAVAILABLE);
+    private EnumSet<Status.Code> idempotentRetryableStatusCodes = EnumSet.noneOf(Status.Code.class);
     private Jitter jitter = Jitter.A6;
     private @Nullable Duration perAttemptTimeout;
     private @Nullable Duration timeout;
@@ -253,20 +283,27 @@ public final class RetryPolicy {
      * @throws NullPointerException if the collection or one of its elements is null
      */
     public Builder retryableStatusCodes(Collection<Status.Code> codes) {
-      Objects.requireNonNull(codes, "retryableStatusCodes");
-      if (codes.isEmpty()) {
+      EnumSet<Status.Code> set = Checks.statusCodes("retryableStatusCodes", codes);
+      if (set.isEmpty()) {
         throw new IllegalArgumentException(
             "retryableStatusCodes must name at least one status code; to disable retries use"
                 + " maxAttempts(1)");
       }
-      EnumSet<Status.Code> set = EnumSet.noneOf(Status.Code.class);
-      for (Status.Code code : codes) {
-        set.add(Objects.requireNonNull(code, "retryableStatusCodes element"));
-      }
-      if (set.contains(Status.Code.OK)) {
-        throw new IllegalArgumentException("retryableStatusCodes must not contain OK: " + set);
-      }
       this.retryableStatusCodes = set;
+      return this;
+    }
+
+    /**
+     * Sets status codes that are retried only for methods marked {@code idempotency_level =
+     * IDEMPOTENT} or {@code NO_SIDE_EFFECTS} in their proto, replacing the previous set: for
+     * example ABORTED or an INTERNAL that may have taken effect, which is harmless to repeat only
+     * when repeating the call is. Empty by default.
+     *
+     * @throws IllegalArgumentException if OK is among them
+     */
+    public Builder idempotentRetryableStatusCodes(Status.Code... codes) {
+      this.idempotentRetryableStatusCodes =
+          Checks.statusCodes("idempotentRetryableStatusCodes", Arrays.asList(codes));
       return this;
     }
 

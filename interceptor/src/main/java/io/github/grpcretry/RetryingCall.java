@@ -12,6 +12,8 @@ import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
@@ -19,20 +21,23 @@ import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
 
 /**
- * One call as the application sees it, carried out by one attempt after another on the channel
- * below.
+ * One call as the application sees it, carried out by attempts on the channel below: one after
+ * another under a {@link RetryPolicy}, side by side under a {@link HedgingPolicy}. Both are the
+ * same machine; hedging only adds a rule for when the next attempt starts.
  *
  * <h2>States</h2>
  *
  * <ul>
  *   <li>not started: before {@link #start};
- *   <li>attempt in flight: {@code current != null}; outbound operations are appended to the log and
- *       drained into the attempt;
- *   <li>deciding: the attempt has closed and its outcome is being classified outside the lock
- *       ({@code current == null}, no timer);
- *   <li>backoff: {@code backoffTimer != null}; operations are only logged;
- *   <li>committed: {@code committed != null}; the log is only a hand-off queue to that attempt;
- *   <li>closed: the application's {@code onClose} has been delivered or queued.
+ *   <li>attempts in flight: {@code open} holds every attempt created and not yet closed;
+ *       outbound operations are appended to the log and drained into each of them;
+ *   <li>deciding: an attempt has closed and its outcome is being classified outside the lock;
+ *   <li>waiting: {@code nextAttemptTimer != null}: the backoff of a retry, or the delay before the
+ *       next hedge; operations are only logged while nothing is in flight;
+ *   <li>committed: {@code committed != null}; the others are abandoned (cancelled, their callbacks
+ *       dropped) and the log is only a hand-off queue to the winner;
+ *   <li>closed: the final status is fixed; the application's {@code onClose} is delivered once
+ *       the last open attempt has closed.
  * </ul>
  *
  * <h2>Threading</h2>
@@ -60,7 +65,13 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   private final RetryInterceptor config;
   private final MethodDescriptor<ReqT, RespT> method;
   private final Channel next;
-  private final RetryPolicy policy;
+  private final CallPolicy policy;
+  /** The policy when retrying, null when hedging. */
+  private final @Nullable RetryPolicy retry;
+  /** The policy when hedging, null when retrying. */
+  private final @Nullable HedgingPolicy hedging;
+  private final long perAttemptTimeoutNanos;
+  private final long policyTimeoutNanos;
   private final RetryBudget budget;
   private final @Nullable Executor callExecutor;
 
@@ -80,10 +91,20 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   private @Nullable Status cancelStatus;
   private boolean cancelledByApplication;
   private boolean closed;
-  private @Nullable Attempt current;
+  /** Attempts created and not yet closed, abandoned ones included. */
+  private final ArrayList<Attempt> open = new ArrayList<>(2);
   private @Nullable Attempt committed;
-  private @Nullable ScheduledFuture<?> backoffTimer;
+  /** The backoff before a retry, or the delay before the next hedge. */
+  private @Nullable ScheduledFuture<?> nextAttemptTimer;
+  /** Hedging only: set when no further hedge may be sent, with the reason. */
+  private @Nullable String noMoreHedges;
+  private @Nullable String noMoreHedgesOverload;
+  /** The final close, held until the last open attempt has closed. */
+  private @Nullable Status pendingClose;
+  private @Nullable Metadata pendingCloseTrailers;
   private int attempts;
+  /** How many closed attempts are being classified outside the lock right now. */
+  private int deciding;
   private int backoffRetry;
   private long previousBackoffNanos;
   private @Nullable Status lastStatus;
@@ -100,7 +121,7 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       MethodDescriptor<ReqT, RespT> method,
       CallOptions callOptions,
       Channel next,
-      RetryPolicy policy,
+      CallPolicy policy,
       RetryBudget budget) {
     this.config = config;
     this.budget = budget;
@@ -108,6 +129,17 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     this.baseOptions = callOptions;
     this.next = next;
     this.policy = policy;
+    if (policy instanceof RetryPolicy) {
+      this.retry = (RetryPolicy) policy;
+      this.hedging = null;
+      this.perAttemptTimeoutNanos = retry.perAttemptTimeoutNanos;
+      this.policyTimeoutNanos = retry.timeoutNanos;
+    } else {
+      this.retry = null;
+      this.hedging = (HedgingPolicy) policy;
+      this.perAttemptTimeoutNanos = 0;
+      this.policyTimeoutNanos = hedging.timeoutNanos;
+    }
     this.callExecutor = callOptions.getExecutor();
   }
 
@@ -149,6 +181,9 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       return;
     }
     drain(first);
+    if (hedging != null && hedging.maxAttempts() > 1) {
+      planNextHedge(hedging.hedgingDelayNanos, false);
+    }
   }
 
   @Override
@@ -156,14 +191,24 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     if (numMessages < 0) {
       throw new IllegalArgumentException("numMessages must be >= 0: " + numMessages);
     }
-    Attempt target;
+    Attempt only;
+    List<Attempt> several;
     synchronized (lock) {
       checkStarted();
       requested = requested + numMessages < 0 ? Integer.MAX_VALUE : requested + numMessages;
-      target = current;
+      only = open.size() == 1 ? open.get(0) : null;
+      several = open.size() > 1 ? new ArrayList<>(open) : Collections.emptyList();
     }
-    if (target != null) {
-      drain(target);
+    drainAll(only, several);
+  }
+
+  /** Drains the attempts that were open (outside the lock). */
+  private void drainAll(@Nullable Attempt only, List<Attempt> several) {
+    if (only != null) {
+      drain(only);
+    }
+    for (Attempt attempt : several) {
+      drain(attempt);
     }
   }
 
@@ -196,21 +241,37 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
 
   @Override
   public boolean isReady() {
-    Attempt attempt;
+    Attempt only;
+    List<Attempt> several;
     synchronized (lock) {
-      attempt = current;
-      if (closed || attempt == null || !attempt.live || attempt.call == null) {
+      if (closed) {
         return false;
       }
+      if (committed != null) {
+        only = committed;
+        several = Collections.emptyList();
+      } else {
+        only = open.size() == 1 ? open.get(0) : null;
+        several = open.size() > 1 ? new ArrayList<>(open) : Collections.emptyList();
+      }
     }
-    return attempt.call.isReady();
+    // Ready when an attempt that has been replayed is ready.
+    if (only != null && only.live && only.call != null && only.call.isReady()) {
+      return true;
+    }
+    for (Attempt attempt : several) {
+      if (!attempt.abandoned && attempt.live && attempt.call != null && attempt.call.isReady()) {
+        return true;
+      }
+    }
+    return false;
   }
 
   @Override
   public Attributes getAttributes() {
     Attempt attempt;
     synchronized (lock) {
-      attempt = committed != null ? committed : current;
+      attempt = committed != null ? committed : open.isEmpty() ? null : open.get(0);
     }
     ClientCall<ReqT, RespT> call = attempt == null ? null : attempt.call;
     return call == null ? Attributes.EMPTY : call.getAttributes();
@@ -227,7 +288,7 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     if (cause != null) {
       status = status.withCause(cause);
     }
-    Attempt toCancel = null;
+    List<Attempt> toCancel = Collections.emptyList();
     boolean closeNow = false;
     synchronized (lock) {
       if (closed || cancelStatus != null) {
@@ -240,20 +301,25 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
         // Delivered when start() is called.
         return;
       }
-      if (current != null) {
-        current.requestCancel(message, cause);
-        toCancel = current;
-      } else if (backoffTimer != null) {
-        backoffTimer.cancel(false);
-        backoffTimer = null;
+      boolean waiting = nextAttemptTimer != null;
+      cancelNextAttemptTimer();
+      if (!open.isEmpty()) {
+        for (Attempt attempt : open) {
+          if (!attempt.cancelRequested) {
+            attempt.requestCancel(message, cause);
+          }
+        }
+        toCancel = new ArrayList<>(open);
+      } else if (waiting || deciding == 0) {
         closeNow = true;
         markClosed();
       }
-      // Otherwise the attempt that just closed is being classified; that path sees cancelStatus.
+      // Otherwise an attempt that just closed is being classified; that path sees cancelStatus.
     }
-    if (toCancel != null) {
-      drain(toCancel);
-    } else if (closeNow) {
+    for (Attempt attempt : toCancel) {
+      drain(attempt);
+    }
+    if (closeNow) {
       finishClose(status, new Metadata(), true);
     }
   }
@@ -271,7 +337,8 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
 
   /** Logs an outbound operation and sends it to the attempt in flight, if any. */
   private void appendOutbound(Object op, long size) {
-    Attempt target;
+    Attempt only;
+    List<Attempt> several;
     Status giveUp = null;
     synchronized (lock) {
       if (closed || cancelStatus != null) {
@@ -280,20 +347,28 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       log.add(op);
       if (recording && size > 0) {
         account(size);
-        if (bufferLimitReason != null && backoffTimer != null) {
-          // Nothing is in flight: the pending retry cannot be trusted with a partial log.
-          backoffTimer.cancel(false);
-          backoffTimer = null;
-          giveUp = giveUpStatus(lastStatus, bufferLimitReason);
-          markClosed();
+        if (bufferLimitReason != null) {
+          // No later attempt could be given the whole request.
+          if (hedging != null && noMoreHedges == null) {
+            noMoreHedges = bufferLimitReason;
+          }
+          if (nextAttemptTimer != null && open.isEmpty()) {
+            // Nothing is in flight: the pending attempt cannot be trusted with a partial log.
+            cancelNextAttemptTimer();
+            giveUp = giveUpStatus(lastStatus, bufferLimitReason);
+            markClosed();
+          } else {
+            cancelNextAttemptTimer();
+          }
         }
       }
-      target = current;
+      only = open.size() == 1 ? open.get(0) : null;
+      several = open.size() > 1 ? new ArrayList<>(open) : Collections.emptyList();
     }
     if (giveUp != null) {
       finishClose(giveUp, lastTrailersOrEmpty(), true);
-    } else if (target != null) {
-      drain(target);
+    } else {
+      drainAll(only, several);
     }
   }
 
@@ -345,8 +420,8 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     if (contextDeadline != null) {
       remaining = Math.min(remaining, contextDeadline.timeRemaining(TimeUnit.NANOSECONDS));
     }
-    if (optionsDeadline == null && contextDeadline == null && policy.timeoutNanos > 0) {
-      remaining = policy.timeoutNanos;
+    if (optionsDeadline == null && contextDeadline == null && policyTimeoutNanos > 0) {
+      remaining = policyTimeoutNanos;
       baseOptions =
           baseOptions.withDeadline(Deadline.after(remaining, TimeUnit.NANOSECONDS, config.ticker));
     }
@@ -364,28 +439,28 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   // ---------------------------------------------------------------------------------------------
   // Attempts.
 
-  /** Creates the next attempt and makes it current (under lock). */
+  /** Creates the next attempt and adds it to the open ones (under lock). */
   private Attempt newAttempt() {
     long now = config.ticker.nanoTime();
     CallOptions options = baseOptions;
     long attemptDeadline = hasDeadline ? deadlineNanos : Long.MAX_VALUE;
     boolean ownTimeout = false;
-    if (policy.perAttemptTimeoutNanos > 0) {
-      long limit = saturatedAdd(now, policy.perAttemptTimeoutNanos);
+    if (perAttemptTimeoutNanos > 0) {
+      long limit = saturatedAdd(now, perAttemptTimeoutNanos);
       if (limit < attemptDeadline) {
         attemptDeadline = limit;
         ownTimeout = true;
         options =
             options.withDeadline(
-                Deadline.after(policy.perAttemptTimeoutNanos, TimeUnit.NANOSECONDS, config.ticker));
+                Deadline.after(perAttemptTimeoutNanos, TimeUnit.NANOSECONDS, config.ticker));
       }
     }
     Attempt attempt = new Attempt(attempts++, options, attemptDeadline, ownTimeout);
-    current = attempt;
+    open.add(attempt);
     if (ownTimeout) {
       attempt.timer =
           config.scheduler.schedule(
-              () -> attemptTimedOut(attempt), policy.perAttemptTimeoutNanos, TimeUnit.NANOSECONDS);
+              () -> attemptTimedOut(attempt), perAttemptTimeoutNanos, TimeUnit.NANOSECONDS);
     }
     return attempt;
   }
@@ -447,8 +522,8 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
             attempt.live = true;
             replayed = attempt.index > 0;
           }
-          if (!recording && attempt == current) {
-            // No later attempt will replay the log: it was only a hand-off queue.
+          if (!recording && open.size() == 1 && open.get(0) == attempt) {
+            // No other attempt will read the log: it was only a hand-off queue.
             log.clear();
             attempt.replayed = 0;
           }
@@ -547,7 +622,11 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   private void readyAfterReplay(Attempt attempt) {
     SerializedListener<RespT> listener;
     synchronized (lock) {
-      if (closed || attempt != current || attempt.closed || attempt.call == null) {
+      if (closed
+          || attempt.abandoned
+          || attempt.closed
+          || attempt.call == null
+          || (committed != null && committed != attempt)) {
         return;
       }
       listener = app;
@@ -559,9 +638,7 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
 
   private Status perAttemptTimeoutStatus() {
     return Status.DEADLINE_EXCEEDED.withDescription(
-        "grpc-retry: per-attempt timeout of "
-            + Duration.ofNanos(policy.perAttemptTimeoutNanos)
-            + " exceeded");
+        "grpc-retry: per-attempt timeout of " + Duration.ofNanos(perAttemptTimeoutNanos) + " exceeded");
   }
 
   private void attemptTimedOut(Attempt attempt) {
@@ -572,9 +649,7 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       }
       attempt.timedOut = true;
       attempt.requestCancel(
-          "grpc-retry: per-attempt timeout of "
-              + Duration.ofNanos(policy.perAttemptTimeoutNanos)
-              + " exceeded",
+          "grpc-retry: per-attempt timeout of " + Duration.ofNanos(perAttemptTimeoutNanos) + " exceeded",
           null);
     }
     drain(attempt);
@@ -586,39 +661,51 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   private void attemptHeaders(Attempt attempt, Metadata headers) {
     SerializedListener<RespT> listener;
     boolean firstAnswer;
+    List<Attempt> losers;
     synchronized (lock) {
       firstAnswer = !attempt.answered;
-      if (!commitTo(attempt)) {
+      losers = commitTo(attempt);
+      if (losers == null) {
         return;
       }
       listener = app;
     }
-    if (firstAnswer) {
-      budget.recordOutcome(attempt.index + 1, RetryBudget.Outcome.SUCCESS);
-    }
+    afterCommit(attempt, firstAnswer, losers);
     listener.onHeaders(headers);
   }
 
   private void attemptMessage(Attempt attempt, RespT message) {
     SerializedListener<RespT> listener;
     boolean firstAnswer;
+    List<Attempt> losers;
     synchronized (lock) {
       firstAnswer = !attempt.answered;
-      if (!commitTo(attempt)) {
+      losers = commitTo(attempt);
+      if (losers == null) {
         return;
       }
       listener = app;
     }
-    if (firstAnswer) {
-      budget.recordOutcome(attempt.index + 1, RetryBudget.Outcome.SUCCESS);
-    }
+    afterCommit(attempt, firstAnswer, losers);
     listener.onMessage(message);
+  }
+
+  private void afterCommit(Attempt winner, boolean firstAnswer, List<Attempt> losers) {
+    if (firstAnswer) {
+      budget.recordOutcome(winner.index + 1, RetryBudget.Outcome.SUCCESS);
+    }
+    for (Attempt loser : losers) {
+      drain(loser);
+    }
   }
 
   private void attemptReady(Attempt attempt) {
     SerializedListener<RespT> listener;
     synchronized (lock) {
-      if (closed || attempt != current || !attempt.live) {
+      if (closed
+          || attempt.abandoned
+          || !attempt.live
+          || (committed != null && committed != attempt)) {
         return;
       }
       listener = app;
@@ -626,18 +713,43 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     listener.onReady();
   }
 
-  /** Commits the call to {@code attempt} (under lock); false if its responses must be dropped. */
-  private boolean commitTo(Attempt attempt) {
-    if (closed || attempt != current || attempt.cancelled) {
-      return false;
+  /**
+   * Commits the call to {@code attempt} (under lock). Returns null if the attempt's responses must
+   * be dropped, else the attempts it beat, abandoned and to be cancelled (usually none).
+   */
+  private @Nullable List<Attempt> commitTo(Attempt attempt) {
+    if (closed || attempt.abandoned || attempt.cancelled) {
+      return null;
     }
     if (committed == null) {
       committed = attempt;
       stopRecording();
       attempt.answered = true;
+      cancelNextAttemptTimer();
+      return abandonOthers(attempt, "grpc-retry: another attempt won");
     }
-    return committed == attempt;
+    return committed == attempt ? Collections.emptyList() : null;
   }
+
+  /** Abandons every open attempt but {@code keep} (under lock); returns them, to be drained. */
+  private List<Attempt> abandonOthers(@Nullable Attempt keep, String why) {
+    List<Attempt> others = Collections.emptyList();
+    for (Attempt other : open) {
+      if (other != keep && !other.abandoned) {
+        other.abandoned = true;
+        if (!other.cancelRequested) {
+          other.requestCancel(why, null);
+        }
+        if (others.isEmpty()) {
+          others = new ArrayList<>(2);
+        }
+        others.add(other);
+      }
+    }
+    return others;
+  }
+
+
 
   /** What became of a failed attempt, worked out outside the lock. */
   private static final class Verdict {
@@ -656,7 +768,11 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   private void attemptClosed(Attempt attempt, Status status, Metadata trailers, boolean synthetic) {
     ScheduledFuture<?> timer;
     Status finalStatus = null;
-    int attemptNumber;
+    Metadata finalTrailers = trailers;
+    Status heldClose = null;
+    Metadata heldTrailers = null;
+    List<Attempt> losers = Collections.emptyList();
+    int attemptNumber = -1;
     boolean unanswered;
     synchronized (lock) {
       unanswered = !attempt.answered;
@@ -664,41 +780,76 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       attempt.closed = true;
       timer = attempt.timer;
       attempt.timer = null;
-      if (closed || attempt != current) {
-        finalStatus = null;
-        attemptNumber = -1;
+      open.remove(attempt);
+      if (closed || attempt.abandoned) {
+        // Nothing of this attempt reaches the application; it may be the last one the final
+        // close was waiting for.
+        if (closed && pendingClose != null && open.isEmpty()) {
+          heldClose = pendingClose;
+          heldTrailers = pendingCloseTrailers;
+          pendingClose = null;
+          pendingCloseTrailers = null;
+        }
       } else {
-        current = null;
         attemptNumber = attempt.index + 1;
+        lastStatus = status;
+        lastTrailers = trailers;
         if (committed == attempt) {
           finalStatus = attempt.timedOut ? perAttemptTimeoutStatus() : status;
         } else if (cancelStatus != null && cancelledByApplication) {
-          finalStatus = cancelStatus;
+          if (!hasLiveAttempt()) {
+            finalStatus = cancelStatus;
+            finalTrailers = new Metadata();
+          } else {
+            attemptNumber = -1; // The others' closes will end the call.
+          }
         } else if (attempt.failure != null || status.isOk() || context.isCancelled()) {
           finalStatus = status;
         }
         if (finalStatus != null) {
+          losers = abandonOthers(attempt, "grpc-retry: the call ended");
           markClosed();
+        } else if (attemptNumber > 0) {
+          deciding++;
         }
-        lastStatus = status;
-        lastTrailers = trailers;
       }
     }
     if (timer != null) {
       timer.cancel(false);
     }
+    for (Attempt loser : losers) {
+      drain(loser);
+    }
+    if (heldClose != null) {
+      finishClose(heldClose, heldTrailers, false);
+      return;
+    }
     if (attemptNumber < 0) {
-      return; // The call already closed, or this attempt was abandoned.
+      return;
     }
     if (finalStatus != null) {
       if (status.isOk() && unanswered) {
         // An OK with no headers and no message (a trailers-only response).
         budget.recordOutcome(attemptNumber, RetryBudget.Outcome.SUCCESS);
       }
-      finishClose(finalStatus, trailers, synthetic);
+      finishClose(finalStatus, finalTrailers, synthetic);
       return;
     }
-    decide(attempt, attemptNumber, status, trailers, synthetic);
+    if (hedging != null) {
+      decideHedge(attempt, attemptNumber, status, trailers, synthetic);
+    } else {
+      decide(attempt, attemptNumber, status, trailers, synthetic);
+    }
+  }
+
+  /** Whether an attempt that is not abandoned is still open (under lock). */
+  private boolean hasLiveAttempt() {
+    for (Attempt attempt : open) {
+      if (!attempt.abandoned) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** The attempt failed before commit: retry it, or end the call with its status. */
@@ -737,8 +888,8 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       } else if (hint == ServerHints.DO_NOT_RETRY) {
         verdict.stopReason = "the server asked not to retry (grpc-retry-pushback-ms)";
         verdict.overload = "pushback";
-      } else if (attemptNumber >= policy.maxAttempts()) {
-        verdict.stopReason = "maxAttempts (" + policy.maxAttempts() + ") reached";
+      } else if (attemptNumber >= retry.maxAttempts()) {
+        verdict.stopReason = "maxAttempts (" + retry.maxAttempts() + ") reached";
       } else if (bufferLimitExceeded() != null) {
         verdict.stopReason = bufferLimitExceeded();
       } else {
@@ -748,6 +899,7 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     Attempt next = null;
     Status closeWith;
     synchronized (lock) {
+      deciding--;
       if (closed) {
         return;
       }
@@ -762,8 +914,9 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
         if (verdict.delayNanos == 0) {
           next = newAttempt();
         } else {
-          backoffTimer =
-              config.scheduler.schedule(this::backoffElapsed, verdict.delayNanos, TimeUnit.NANOSECONDS);
+          nextAttemptTimer =
+              config.scheduler.schedule(
+                  this::nextAttemptDue, verdict.delayNanos, TimeUnit.NANOSECONDS);
           watchContext();
         }
       }
@@ -781,6 +934,164 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     }
   }
 
+  /** A hedge closed before commit: send the next, wait for the others, or end the call. */
+  private void decideHedge(
+      Attempt attempt, int attemptNumber, Status status, Metadata trailers, boolean synthetic) {
+    long now = config.ticker.nanoTime();
+    boolean callDeadlineHit = hasDeadline && now >= deadlineNanos - DEADLINE_TOLERANCE_NANOS;
+    long hint = ServerHints.retryDelayNanos(status, trailers);
+    String fatalReason = null;
+    if (callDeadlineHit) {
+      fatalReason = "the call's deadline was exceeded";
+      budget.recordOutcome(attemptNumber, RetryBudget.Outcome.NON_RETRYABLE_FAILURE);
+    } else {
+      AttemptFailure failure =
+          new AttemptFailure(status, trailers, method, policy, attemptNumber, false);
+      boolean nonFatal =
+          config.classifier.classify(failure) == StatusClassifier.Category.RETRYABLE;
+      budget.recordOutcome(
+          attemptNumber,
+          nonFatal || hint == ServerHints.DO_NOT_RETRY
+              ? RetryBudget.Outcome.RETRYABLE_FAILURE
+              : RetryBudget.Outcome.NON_RETRYABLE_FAILURE);
+      if (!nonFatal) {
+        fatalReason = "status " + status.getCode() + " is fatal (not in nonFatalStatusCodes)";
+      }
+    }
+    boolean sendNow = false;
+    Status closeWith = null;
+    String overload = null;
+    List<Attempt> losers = Collections.emptyList();
+    synchronized (lock) {
+      deciding--;
+      if (closed) {
+        return;
+      }
+      if (cancelStatus != null) {
+        if (hasLiveAttempt()) {
+          return; // The others' closes end the call.
+        }
+        closeWith = cancelledByApplication ? cancelStatus : withLastAttempt(cancelStatus, status);
+      } else if (fatalReason != null) {
+        losers = abandonOthers(null, "grpc-retry: another attempt failed fatally");
+        closeWith = giveUpStatus(status, fatalReason);
+      } else {
+        if (hint == ServerHints.DO_NOT_RETRY && noMoreHedges == null) {
+          noMoreHedges = "the server asked not to retry (grpc-retry-pushback-ms)";
+          noMoreHedgesOverload = "pushback";
+          cancelNextAttemptTimer();
+        }
+        if (noMoreHedges == null && attempts < hedging.maxAttempts()) {
+          cancelNextAttemptTimer();
+          if (hint < 0) {
+            sendNow = true;
+          } else if (!hasDeadline || saturatedAdd(now, hint) < deadlineNanos) {
+            // The server's delay replaces the hedging delay for the next hedge.
+            nextAttemptTimer =
+                config.scheduler.schedule(this::nextAttemptDue, hint, TimeUnit.NANOSECONDS);
+            watchContext();
+          }
+        }
+        if (!sendNow && nextAttemptTimer == null && !hasLiveAttempt()) {
+          closeWith =
+              giveUpStatus(
+                  status,
+                  noMoreHedges != null
+                      ? noMoreHedges
+                      : attempts >= hedging.maxAttempts()
+                          ? "maxAttempts (" + hedging.maxAttempts() + ") reached"
+                          : "the next hedge would start at or after the deadline");
+          overload = noMoreHedgesOverload;
+        }
+      }
+      if (closeWith != null) {
+        markClosed();
+      }
+    }
+    for (Attempt loser : losers) {
+      drain(loser);
+    }
+    if (closeWith != null) {
+      if (overload != null && cancelStatus == null) {
+        trailers.put(UpstreamPushbackInterceptor.GAVE_UP_KEY, overload);
+      }
+      finishClose(closeWith, trailers, synthetic);
+    } else if (sendNow) {
+      sendHedge(false);
+    }
+  }
+
+  /**
+   * Schedules the next hedge {@code delayNanos} from now, or sends it at once when the delay is
+   * zero, unless the call is committed, closed or out of hedges.
+   */
+  private void planNextHedge(long delayNanos, boolean onTimerThread) {
+    synchronized (lock) {
+      if (closed
+          || committed != null
+          || noMoreHedges != null
+          || attempts >= hedging.maxAttempts()
+          || nextAttemptTimer != null) {
+        return;
+      }
+      if (delayNanos > 0) {
+        long now = config.ticker.nanoTime();
+        if (!hasDeadline || saturatedAdd(now, delayNanos) < deadlineNanos) {
+          nextAttemptTimer =
+              config.scheduler.schedule(this::nextAttemptDue, delayNanos, TimeUnit.NANOSECONDS);
+        }
+        return;
+      }
+    }
+    sendHedge(onTimerThread);
+  }
+
+  /** Sends one more hedge if the budget allows, then plans the one after it. */
+  private void sendHedge(boolean onTimerThread) {
+    synchronized (lock) {
+      if (closed
+          || committed != null
+          || noMoreHedges != null
+          || attempts >= hedging.maxAttempts()) {
+        return;
+      }
+    }
+    Attempt hedge = null;
+    Status closeWith = null;
+    Metadata trailers = null;
+    if (!budget.tryAcquire(RetryBudget.AttemptKind.HEDGE)) {
+      synchronized (lock) {
+        if (closed) {
+          return;
+        }
+        noMoreHedges = "the retry budget refused another attempt";
+        noMoreHedgesOverload = "budget";
+        if (!hasLiveAttempt() && deciding == 0 && nextAttemptTimer == null) {
+          closeWith = giveUpStatus(lastStatus, noMoreHedges);
+          trailers = lastTrailers != null ? lastTrailers : new Metadata();
+          markClosed();
+        }
+      }
+      if (closeWith != null) {
+        trailers.put(UpstreamPushbackInterceptor.GAVE_UP_KEY, "budget");
+        finishClose(closeWith, trailers, true);
+      }
+      return;
+    }
+    synchronized (lock) {
+      if (closed || committed != null) {
+        return;
+      }
+      hedge = newAttempt();
+    }
+    if (onTimerThread) {
+      startOnCallExecutor(hedge);
+    } else {
+      drain(hedge);
+    }
+    planNextHedge(hedging.hedgingDelayNanos, onTimerThread);
+  }
+
   private @Nullable String bufferLimitExceeded() {
     synchronized (lock) {
       return bufferLimitReason;
@@ -794,19 +1105,19 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       delay = hint;
       verdict.serverDelay = true;
     } else {
-      int retry;
+      int retryNumber;
       long previous;
       synchronized (lock) {
-        retry = ++backoffRetry;
+        retryNumber = ++backoffRetry;
         previous = previousBackoffNanos;
       }
       delay =
           Backoff.delayNanos(
-              policy.jitter(),
-              policy.initialBackoffNanos,
-              policy.maxBackoffNanos,
-              policy.backoffMultiplier(),
-              retry,
+              retry.jitter(),
+              retry.initialBackoffNanos,
+              retry.maxBackoffNanos,
+              retry.backoffMultiplier(),
+              retryNumber,
               previous,
               config.random.getAsDouble());
     }
@@ -836,15 +1147,18 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     }
   }
 
-  private void backoffElapsed() {
+  /** The backoff or the hedging delay has passed: start the next attempt. */
+  private void nextAttemptDue() {
     Attempt next;
     Status deadline = null;
     synchronized (lock) {
-      if (closed || backoffTimer == null) {
+      if (closed || nextAttemptTimer == null) {
         return;
       }
-      backoffTimer = null;
-      if (hasDeadline && config.ticker.nanoTime() >= deadlineNanos) {
+      nextAttemptTimer = null;
+      if (hedging != null) {
+        next = null;
+      } else if (hasDeadline && config.ticker.nanoTime() >= deadlineNanos) {
         deadline = withLastAttempt(Status.DEADLINE_EXCEEDED.withDescription(
             "grpc-retry: the call's deadline passed during backoff"), lastStatus);
         markClosed();
@@ -853,10 +1167,20 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
         next = newAttempt();
       }
     }
-    if (deadline != null) {
+    if (hedging != null) {
+      sendHedge(true);
+    } else if (deadline != null) {
       finishClose(deadline, lastTrailersOrEmpty(), true);
     } else {
       startOnCallExecutor(next);
+    }
+  }
+
+  /** Cancels the backoff or hedging timer, if any (under lock). */
+  private void cancelNextAttemptTimer() {
+    if (nextAttemptTimer != null) {
+      nextAttemptTimer.cancel(false);
+      nextAttemptTimer = null;
     }
   }
 
@@ -907,13 +1231,14 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       }
       cancelStatus = status;
       stopRecording();
-      if (backoffTimer != null) {
-        backoffTimer.cancel(false);
-        backoffTimer = null;
+      if (nextAttemptTimer != null && open.isEmpty()) {
+        cancelNextAttemptTimer();
         closeNow = true;
         markClosed();
+      } else {
+        cancelNextAttemptTimer();
       }
-      // An attempt in flight sees the cancellation itself; a deciding one sees cancelStatus.
+      // Attempts in flight see the cancellation themselves; a deciding one sees cancelStatus.
     }
     if (closeNow) {
       finishClose(withLastAttempt(status, lastStatus), lastTrailersOrEmpty(), true);
@@ -927,16 +1252,25 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   private void markClosed() {
     closed = true;
     stopRecording();
-    log.clear();
-    if (backoffTimer != null) {
-      backoffTimer.cancel(false);
-      backoffTimer = null;
+    if (open.isEmpty()) {
+      log.clear();
     }
+    cancelNextAttemptTimer();
   }
 
+  /**
+   * Delivers the call's final status once the last open attempt has closed; until then it is
+   * held, and the last attempt's close delivers it.
+   */
   private void finishClose(Status status, Metadata trailers, boolean viaExecutor) {
     Context.CancellationListener listener;
     synchronized (lock) {
+      if (!open.isEmpty()) {
+        pendingClose = status;
+        pendingCloseTrailers = trailers;
+        return;
+      }
+      log.clear();
       listener = contextListener;
       contextListener = null;
     }
@@ -1012,6 +1346,8 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     int requestSent;
     boolean cancelRequested;
     boolean cancelled;
+    /** Lost to another attempt or to the end of the call: its callbacks are dropped. */
+    boolean abandoned;
     /** Whether the server answered (headers, a message or a close): its outcome is recorded. */
     boolean answered;
     boolean closed;

@@ -37,7 +37,11 @@ public interface StatusClassifier {
    *       since the timed-out attempt may have taken effect on the server;
    *   <li>any other status is retryable when its code is among the policy's {@link
    *       RetryPolicy#retryableStatusCodes()} ({@code UNAVAILABLE} by default, following Google's
-   *       AIP-194), and terminal otherwise.
+   *       AIP-194), or among its {@link RetryPolicy#idempotentRetryableStatusCodes()} and the
+   *       method is marked idempotent or side-effect free; terminal otherwise;
+   *   <li>under a {@link HedgingPolicy}, a status is retryable (non-fatal: the other hedges go on
+   *       and the next is sent at once) when its code is among the policy's {@link
+   *       HedgingPolicy#nonFatalStatusCodes()}, and terminal (fatal: the call ends) otherwise.
    * </ul>
    */
   static StatusClassifier defaultClassifier() {
@@ -57,7 +61,17 @@ enum DefaultClassifier implements StatusClassifier {
           : Category.TERMINAL;
     }
     Status.Code code = failure.status().getCode();
-    return failure.policy().retryableStatusCodes().contains(code)
+    if (failure.policy() instanceof HedgingPolicy) {
+      return ((HedgingPolicy) failure.policy()).nonFatalStatusCodes().contains(code)
+          ? Category.RETRYABLE
+          : Category.TERMINAL;
+    }
+    RetryPolicy policy = (RetryPolicy) failure.policy();
+    if (policy.retryableStatusCodes().contains(code)) {
+      return Category.RETRYABLE;
+    }
+    return policy.idempotentRetryableStatusCodes().contains(code)
+            && (failure.method().isIdempotent() || failure.method().isSafe())
         ? Category.RETRYABLE
         : Category.TERMINAL;
   }

@@ -13,7 +13,8 @@ class InterceptorBuilderTest {
     assertThatThrownBy(() -> RetryInterceptor.newBuilder().build())
         .isInstanceOf(IllegalStateException.class)
         .hasMessage(
-            "RetryInterceptor has no policy: call defaultPolicy(RetryPolicy) before build()");
+            "RetryInterceptor has no policy: set defaultPolicy, servicePolicy, methodPolicy or"
+                + " serviceConfig before build()");
   }
 
   @Test
