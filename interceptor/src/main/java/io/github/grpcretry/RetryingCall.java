@@ -111,7 +111,8 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   private @Nullable Metadata lastTrailers;
   private final ArrayList<Object> log = new ArrayList<>(4);
   private int requested;
-  private boolean recording = true;
+  /** Written under lock; read without it by sendMessage, which only skips a measurement. */
+  private volatile boolean recording = true;
   private long bufferedBytes;
   private @Nullable String bufferLimitReason;
   private Context.@Nullable CancellationListener contextListener;
@@ -174,13 +175,14 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       } else {
         firstAttemptHeaders = headers;
         first = newAttempt();
+        first.draining = true;
       }
     }
     if (first == null) {
       deliverClose(cancelledBeforeStart, new Metadata(), true);
       return;
     }
-    drain(first);
+    drainClaimed(first);
     if (hedging != null && hedging.maxAttempts() > 1) {
       planNextHedge(hedging.hedgingDelayNanos, false);
     }
@@ -214,28 +216,18 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
 
   @Override
   public void sendMessage(ReqT message) {
-    boolean measure;
-    synchronized (lock) {
-      checkStarted();
-      measure = recording;
-    }
-    long size = measure ? MessageSizes.sizeOf(method, message) : 0;
+    // Once false, recording stays false: a stale true only costs a measurement.
+    long size = recording ? MessageSizes.sizeOf(method, message) : 0;
     appendOutbound(message, size);
   }
 
   @Override
   public void halfClose() {
-    synchronized (lock) {
-      checkStarted();
-    }
     appendOutbound(HALF_CLOSE, 0);
   }
 
   @Override
   public void setMessageCompression(boolean enabled) {
-    synchronized (lock) {
-      checkStarted();
-    }
     appendOutbound(enabled ? COMPRESSION_ON : COMPRESSION_OFF, 0);
   }
 
@@ -340,7 +332,9 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     Attempt only;
     List<Attempt> several;
     Status giveUp = null;
+    boolean claimed = false;
     synchronized (lock) {
+      checkStarted();
       if (closed || cancelStatus != null) {
         return;
       }
@@ -364,11 +358,21 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       }
       only = open.size() == 1 ? open.get(0) : null;
       several = open.size() > 1 ? new ArrayList<>(open) : Collections.emptyList();
+      if (only != null) {
+        if (only.draining) {
+          only = null; // The thread draining it sends this operation too.
+        } else {
+          only.draining = true;
+          claimed = true;
+        }
+      }
     }
     if (giveUp != null) {
       finishClose(giveUp, lastTrailersOrEmpty(), true);
+    } else if (claimed) {
+      drainClaimed(only);
     } else {
-      drainAll(only, several);
+      drainAll(null, several);
     }
   }
 
@@ -493,6 +497,11 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       }
       attempt.draining = true;
     }
+    drainClaimed(attempt);
+  }
+
+  /** {@link #drain} for a thread that has already set {@code attempt.draining} under the lock. */
+  private void drainClaimed(Attempt attempt) {
     boolean replayed = false;
     while (true) {
       int kind;
@@ -991,6 +1000,9 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
                 config.scheduler.schedule(this::nextAttemptDue, hint, TimeUnit.NANOSECONDS);
             watchContext();
           }
+        } else {
+          // Nothing more will be sent: a hedging timer armed earlier has nothing to do.
+          cancelNextAttemptTimer();
         }
         if (!sendNow && nextAttemptTimer == null && !hasLiveAttempt()) {
           closeWith =
@@ -1048,11 +1060,36 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
 
   /** Sends one more hedge if the budget allows, then plans the one after it. */
   private void sendHedge(boolean onTimerThread) {
+    Status closeNow = null;
+    Metadata closeTrailers = null;
     synchronized (lock) {
-      if (closed
-          || committed != null
-          || noMoreHedges != null
-          || attempts >= hedging.maxAttempts()) {
+      if (closed || committed != null) {
+        return;
+      }
+      if (noMoreHedges != null || attempts >= hedging.maxAttempts()) {
+        // A timer that fired with nothing left to send: if nothing is in flight either, the
+        // call ends here, since no other event would end it.
+        if (!hasLiveAttempt() && deciding == 0 && nextAttemptTimer == null) {
+          closeNow =
+              giveUpStatus(
+                  lastStatus,
+                  noMoreHedges != null
+                      ? noMoreHedges
+                      : "maxAttempts (" + hedging.maxAttempts() + ") reached");
+          closeTrailers = lastTrailers != null ? lastTrailers : new Metadata();
+          if (noMoreHedgesOverload != null) {
+            closeTrailers.put(UpstreamPushbackInterceptor.GAVE_UP_KEY, noMoreHedgesOverload);
+          }
+          markClosed();
+        }
+      }
+    }
+    if (closeNow != null) {
+      finishClose(closeNow, closeTrailers, onTimerThread);
+      return;
+    }
+    synchronized (lock) {
+      if (noMoreHedges != null || attempts >= hedging.maxAttempts()) {
         return;
       }
     }

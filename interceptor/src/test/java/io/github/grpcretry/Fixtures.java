@@ -61,6 +61,21 @@ final class Fixtures {
         .isTrue();
   }
 
+  /**
+   * Waits (real time, bounded) until the manual clock has exactly these pending delays: for a
+   * timer that replaces another one armed on a different thread.
+   */
+  static void awaitPendingDelays(ManualClock clock, Duration... delays) throws InterruptedException {
+    java.util.List<Duration> expected = java.util.List.of(delays);
+    long end = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+    while (!clock.pendingDelays().equals(expected)) {
+      org.assertj.core.api.Assertions.assertThat(System.nanoTime() - end)
+          .as("pending delays %s within 10 s, still %s", expected, clock.pendingDelays())
+          .isNegative();
+      Thread.sleep(1);
+    }
+  }
+
   static GetItemRequest get(String id) {
     return GetItemRequest.newBuilder().setId(id).build();
   }
