@@ -53,6 +53,35 @@ enum ChannelSetup {
               .build();
       return ClientInterceptors.intercept(channel, retry);
     }
+  },
+
+  /**
+   * This library configured as a real service is: a policy for each of 100 methods (the demo
+   * service's six among them) and a default, so that finding the call's policy is measured too.
+   */
+  INTERCEPTOR_100_METHODS("interceptor-100-methods") {
+    @Override
+    ManagedChannel newChannel(String serverName) {
+      return BARE.newChannel(serverName);
+    }
+
+    @Override
+    Channel intercept(ManagedChannel channel) {
+      RetryPolicy policy = RetryPolicy.newBuilder().maxAttempts(5).build();
+      RetryInterceptor.Builder builder = RetryInterceptor.newBuilder().defaultPolicy(policy);
+      for (io.grpc.MethodDescriptor<?, ?> method :
+          ItemServiceGrpc.getServiceDescriptor().getMethods()) {
+        builder.methodPolicy(method, policy.toBuilder().maxAttempts(4).build());
+      }
+      int services = 0;
+      for (int i = ItemServiceGrpc.getServiceDescriptor().getMethods().size(); i < 100; i++) {
+        if (i % 10 == 0) {
+          services++;
+        }
+        builder.methodPolicy("bench.Service" + services + "/Method" + i, policy);
+      }
+      return ClientInterceptors.intercept(channel, builder.build());
+    }
   };
 
   /**

@@ -46,7 +46,7 @@ public class StreamingBenchmark {
       ListItemsRequest.newBuilder().setPrefix("item").setLimit(MESSAGES).build();
   private static final Item[] UPLOAD = itemsToUpload();
 
-  @Param({"bare", "builtin", "interceptor"})
+  @Param({"bare", "builtin", "interceptor", "interceptor-100-methods"})
   public String setup;
 
   private InProcessItemService service;

@@ -37,7 +37,7 @@ import org.openjdk.jmh.annotations.Warmup;
 public class UnaryBenchmark {
   private static final GetItemRequest REQUEST = GetItemRequest.newBuilder().setId("item-1").build();
 
-  @Param({"bare", "builtin", "interceptor"})
+  @Param({"bare", "builtin", "interceptor", "interceptor-100-methods"})
   public String setup;
 
   private InProcessItemService service;
