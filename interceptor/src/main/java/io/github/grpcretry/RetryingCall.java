@@ -445,12 +445,11 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
 
   /** Creates the next attempt and adds it to the open ones (under lock). */
   private Attempt newAttempt() {
-    long now = config.ticker.nanoTime();
     CallOptions options = baseOptions;
     long attemptDeadline = hasDeadline ? deadlineNanos : Long.MAX_VALUE;
     boolean ownTimeout = false;
     if (perAttemptTimeoutNanos > 0) {
-      long limit = saturatedAdd(now, perAttemptTimeoutNanos);
+      long limit = saturatedAdd(config.ticker.nanoTime(), perAttemptTimeoutNanos);
       if (limit < attemptDeadline) {
         attemptDeadline = limit;
         ownTimeout = true;
