@@ -667,22 +667,24 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   // Responses.
 
   private void attemptHeaders(Attempt attempt, Metadata headers) {
-    SerializedListener<RespT> listener;
-    boolean firstAnswer;
-    List<Attempt> losers;
-    synchronized (lock) {
-      firstAnswer = !attempt.answered;
-      losers = commitTo(attempt);
-      if (losers == null) {
-        return;
-      }
-      listener = app;
+    SerializedListener<RespT> listener = commitForResponse(attempt);
+    if (listener != null) {
+      listener.onHeaders(headers);
     }
-    afterCommit(attempt, firstAnswer, losers);
-    listener.onHeaders(headers);
   }
 
   private void attemptMessage(Attempt attempt, RespT message) {
+    SerializedListener<RespT> listener = commitForResponse(attempt);
+    if (listener != null) {
+      listener.onMessage(message);
+    }
+  }
+
+  /**
+   * A response arrived on {@code attempt}: commits the call to it if not yet committed, and
+   * returns the listener to pass the response to, or null if the response must be dropped.
+   */
+  private @Nullable SerializedListener<RespT> commitForResponse(Attempt attempt) {
     SerializedListener<RespT> listener;
     boolean firstAnswer;
     List<Attempt> losers;
@@ -690,12 +692,12 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       firstAnswer = !attempt.answered;
       losers = commitTo(attempt);
       if (losers == null) {
-        return;
+        return null;
       }
       listener = app;
     }
     afterCommit(attempt, firstAnswer, losers);
-    listener.onMessage(message);
+    return listener;
   }
 
   private void afterCommit(Attempt winner, boolean firstAnswer, List<Attempt> losers) {
