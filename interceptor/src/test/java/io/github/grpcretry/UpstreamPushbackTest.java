@@ -16,7 +16,6 @@ import io.github.grpcretry.testing.FaultInjector;
 import io.github.grpcretry.testing.GrpcServerExtension;
 import io.github.grpcretry.testing.ManualClock;
 import io.grpc.ClientInterceptors;
-import io.grpc.Metadata;
 import io.grpc.ServerInterceptors;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -50,6 +49,22 @@ class UpstreamPushbackTest {
                 back.channel(), retryOn(clock).defaultPolicy(policy(5).build()).retryBudget(empty).build()));
   }
 
+  /** A front service that calls the back service and hands its failure on as {@code onFailure} says. */
+  private ItemServiceGrpc.ItemServiceImplBase front(
+      java.util.function.Function<StatusRuntimeException, Throwable> onFailure) {
+    return new ItemServiceGrpc.ItemServiceImplBase() {
+      @Override
+      public void getItem(GetItemRequest request, StreamObserver<Item> observer) {
+        try {
+          observer.onNext(backStub.getItem(request));
+          observer.onCompleted();
+        } catch (StatusRuntimeException e) {
+          observer.onError(onFailure.apply(e));
+        }
+      }
+    };
+  }
+
   private ItemServiceGrpc.ItemServiceBlockingStub frontClient() {
     return ItemServiceGrpc.newBlockingStub(
         ClientInterceptors.intercept(
@@ -58,18 +73,7 @@ class UpstreamPushbackTest {
 
   @Test
   void aHandlerPassingTheFailureOnMakesItsCallersStop() {
-    ItemServiceGrpc.ItemServiceImplBase passOn =
-        new ItemServiceGrpc.ItemServiceImplBase() {
-          @Override
-          public void getItem(GetItemRequest request, StreamObserver<Item> observer) {
-            try {
-              observer.onNext(backStub.getItem(request));
-              observer.onCompleted();
-            } catch (StatusRuntimeException e) {
-              observer.onError(e);
-            }
-          }
-        };
+    ItemServiceGrpc.ItemServiceImplBase passOn = front(e -> e);
     front.addService(ServerInterceptors.intercept(passOn, UpstreamPushbackInterceptor.create()))
         .addServerInterceptor(frontFaults);
 
@@ -93,18 +97,8 @@ class UpstreamPushbackTest {
   @Test
   void aHandlerWrappingTheFailureAsACauseMakesItsCallersStop() {
     ItemServiceGrpc.ItemServiceImplBase wrap =
-        new ItemServiceGrpc.ItemServiceImplBase() {
-          @Override
-          public void getItem(GetItemRequest request, StreamObserver<Item> observer) {
-            try {
-              observer.onNext(backStub.getItem(request));
-              observer.onCompleted();
-            } catch (StatusRuntimeException e) {
-              observer.onError(
-                  Status.UNAVAILABLE.withDescription("lookup failed").withCause(e).asRuntimeException());
-            }
-          }
-        };
+        front(
+            e -> Status.UNAVAILABLE.withDescription("lookup failed").withCause(e).asRuntimeException());
     front.addService(ServerInterceptors.intercept(wrap, UpstreamPushbackInterceptor.create()))
         .addServerInterceptor(frontFaults);
 
@@ -117,20 +111,14 @@ class UpstreamPushbackTest {
 
   @Test
   void withoutTheInterceptorTheStormCrossesTheLayer() {
+    java.util.concurrent.atomic.AtomicReference<String> marker =
+        new java.util.concurrent.atomic.AtomicReference<>();
     ItemServiceGrpc.ItemServiceImplBase passOn =
-        new ItemServiceGrpc.ItemServiceImplBase() {
-          @Override
-          public void getItem(GetItemRequest request, StreamObserver<Item> observer) {
-            try {
-              observer.onNext(backStub.getItem(request));
-              observer.onCompleted();
-            } catch (StatusRuntimeException e) {
-              Metadata trailers = e.getTrailers();
-              assertThat(trailers.get(UpstreamPushbackInterceptor.GAVE_UP_KEY)).isEqualTo("budget");
-              observer.onError(e);
-            }
-          }
-        };
+        front(
+            e -> {
+              marker.set(e.getTrailers().get(UpstreamPushbackInterceptor.GAVE_UP_KEY));
+              return e;
+            });
     front.addService(passOn).addServerInterceptor(frontFaults);
     // The top client retries freely at once: only its maxAttempts stops it.
     ItemServiceGrpc.ItemServiceBlockingStub top =
@@ -152,6 +140,7 @@ class UpstreamPushbackTest {
     mover.start();
     assertThatThrownBy(() -> top.getItem(get("a"))).isInstanceOf(StatusRuntimeException.class);
     assertThat(frontFaults.attemptCount(GET)).isEqualTo(3);
+    assertThat(marker.get()).as("the front's client marked its give-up").isEqualTo("budget");
   }
 
   @Test
