@@ -1,0 +1,267 @@
+package io.github.grpcretry.lab;
+
+import io.github.grpcretry.BudgetStats;
+import io.grpc.Status;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.EnumMap;
+import java.util.Map;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * What one set-up's run did: to the callers (offered calls, successes, latency, recovery) and to
+ * the server (attempts, wasted work), in totals and per {@link Recovery#BUCKET_MILLIS} bucket.
+ *
+ * <p>Immutable.
+ */
+final class SetupResult {
+  private final Setup setup;
+  private final int offered;
+  private final int offeredDuringTrigger;
+  private final int offeredBeforeTrigger;
+  private final int succeededBeforeTrigger;
+  private final int succeeded;
+  private final int unfinished;
+  private final Map<Status.Code, Long> failures;
+  private final LabServer.ServerCounts server;
+  private final long p50Nanos;
+  private final long p99Nanos;
+  private final long recoveryMillis;
+  private final long[] successesPerBucket;
+  private final @Nullable BudgetStats budget;
+
+  private SetupResult(
+      Setup setup,
+      int offered,
+      int offeredDuringTrigger,
+      int offeredBeforeTrigger,
+      int succeededBeforeTrigger,
+      int succeeded,
+      int unfinished,
+      Map<Status.Code, Long> failures,
+      LabServer.ServerCounts server,
+      long p50Nanos,
+      long p99Nanos,
+      long recoveryMillis,
+      long[] successesPerBucket,
+      @Nullable BudgetStats budget) {
+    this.setup = setup;
+    this.offered = offered;
+    this.offeredDuringTrigger = offeredDuringTrigger;
+    this.offeredBeforeTrigger = offeredBeforeTrigger;
+    this.succeededBeforeTrigger = succeededBeforeTrigger;
+    this.succeeded = succeeded;
+    this.unfinished = unfinished;
+    this.failures = failures;
+    this.server = server;
+    this.p50Nanos = p50Nanos;
+    this.p99Nanos = p99Nanos;
+    this.recoveryMillis = recoveryMillis;
+    this.successesPerBucket = successesPerBucket;
+    this.budget = budget;
+  }
+
+  /**
+   * Computes the results of a finished run.
+   *
+   * @param buckets how many buckets the run spans (the server counted attempts in as many)
+   */
+  static SetupResult of(
+      Setup setup,
+      LabOptions options,
+      CallLog calls,
+      LabServer.ServerCounts server,
+      int buckets,
+      @Nullable BudgetStats budget) {
+    long bucketNanos = Recovery.BUCKET_MILLIS * 1_000_000L;
+    long triggerStart = options.triggerStartMillis() * 1_000_000L;
+    long triggerEnd = options.triggerEndMillis() * 1_000_000L;
+    long[] successesPerBucket = new long[buckets];
+    long[] latencies = new long[calls.size()];
+    Map<Status.Code, Long> failures = new EnumMap<>(Status.Code.class);
+    int succeeded = 0;
+    int unfinished = 0;
+    int offeredDuringTrigger = 0;
+    int offeredBeforeTrigger = 0;
+    int succeededBeforeTrigger = 0;
+    for (int i = 0; i < calls.size(); i++) {
+      long due = calls.scheduledNanos(i);
+      Status.Code code = calls.code(i);
+      if (due >= triggerStart && due < triggerEnd) {
+        offeredDuringTrigger++;
+      } else if (due < triggerStart) {
+        offeredBeforeTrigger++;
+        if (code == Status.Code.OK) {
+          succeededBeforeTrigger++;
+        }
+      }
+      if (code == null) {
+        unfinished++;
+      } else if (code == Status.Code.OK) {
+        latencies[succeeded++] = calls.endedNanos(i) - due;
+        long bucket = calls.endedNanos(i) / bucketNanos;
+        if (bucket >= 0 && bucket < buckets) {
+          successesPerBucket[(int) bucket]++;
+        }
+      } else {
+        failures.merge(code, 1L, Long::sum);
+      }
+    }
+    Arrays.sort(latencies, 0, succeeded);
+    return new SetupResult(
+        setup,
+        calls.size(),
+        offeredDuringTrigger,
+        offeredBeforeTrigger,
+        succeededBeforeTrigger,
+        succeeded,
+        unfinished,
+        Collections.unmodifiableMap(failures),
+        server,
+        percentile(latencies, succeeded, 0.50),
+        percentile(latencies, succeeded, 0.99),
+        Recovery.millisToRecover(successesPerBucket, options.rate(), options.triggerEndMillis()),
+        successesPerBucket,
+        budget);
+  }
+
+  /** Nearest-rank percentile of the first {@code n} sorted values; -1 if {@code n == 0}. */
+  static long percentile(long[] sorted, int n, double p) {
+    if (n == 0) {
+      return -1;
+    }
+    int rank = (int) Math.ceil(p * n);
+    return sorted[Math.max(0, Math.min(n - 1, rank - 1))];
+  }
+
+  Setup setup() {
+    return setup;
+  }
+
+  /** Calls the clients sent, one per schedule slot. */
+  int offered() {
+    return offered;
+  }
+
+  /** Calls that were due while the trigger was on. */
+  int offeredDuringTrigger() {
+    return offeredDuringTrigger;
+  }
+
+  int succeeded() {
+    return succeeded;
+  }
+
+  /** Calls that had not ended when the load stopped waiting for them (none, normally). */
+  int unfinished() {
+    return unfinished;
+  }
+
+  /** Failed calls by final status code. */
+  Map<Status.Code, Long> failures() {
+    return failures;
+  }
+
+  /** Calls that ended, successful or not. */
+  long completed() {
+    return offered - unfinished;
+  }
+
+  /** Attempts the server received, retries and rejected ones included. */
+  long serverAttempts() {
+    return server.attempts();
+  }
+
+  /** Attempts the server received while the trigger was on. */
+  long serverAttemptsDuringTrigger() {
+    return server.attemptsDuringTrigger();
+  }
+
+  /** Server attempts per offered call. */
+  double amplification() {
+    return offered == 0 ? 0 : (double) server.attempts() / offered;
+  }
+
+  /** Server attempts received during the trigger per call due during it. */
+  double amplificationDuringTrigger() {
+    return offeredDuringTrigger == 0
+        ? 0
+        : (double) server.attemptsDuringTrigger() / offeredDuringTrigger;
+  }
+
+  /** Successful calls per offered call, in [0, 1]. */
+  double successRate() {
+    return offered == 0 ? 0 : (double) succeeded / offered;
+  }
+
+  /**
+   * Successful calls per call due before the trigger, when the only failures are the transient
+   * ones: what retries are for. 0 if no call was due before the trigger.
+   */
+  double successRateBeforeTrigger() {
+    return offeredBeforeTrigger == 0 ? 0 : (double) succeededBeforeTrigger / offeredBeforeTrigger;
+  }
+
+  /** Median latency of successful calls, from when each was due; -1 if none succeeded. */
+  long p50Nanos() {
+    return p50Nanos;
+  }
+
+  /** 99th percentile latency of successful calls; -1 if none succeeded. */
+  long p99Nanos() {
+    return p99Nanos;
+  }
+
+  /** Time from the trigger's end until goodput was back (see {@link Recovery}); -1 if never. */
+  long recoveryMillis() {
+    return recoveryMillis;
+  }
+
+  /** Calls the server rejected because its queue was full. */
+  long rejected() {
+    return server.rejected();
+  }
+
+  /** Calls the server failed at once because of the outage. */
+  long failedFast() {
+    return server.failedFast();
+  }
+
+  /** Attempts the server failed at once with a transient UNAVAILABLE. */
+  long failedTransiently() {
+    return server.failedTransiently();
+  }
+
+  /** Calls the server worked on and answered to a client that still waited. */
+  long answered() {
+    return server.answered();
+  }
+
+  /** Calls the server worked on for a client that had already given up. */
+  long wasted() {
+    return server.wasted();
+  }
+
+  /** Successful calls per second, per bucket, by when they ended. */
+  double[] goodputPerSecond() {
+    return perSecond(successesPerBucket);
+  }
+
+  /** Attempts the server received per second, per bucket. */
+  double[] attemptsPerSecond() {
+    return perSecond(server.attemptsPerBucket());
+  }
+
+  /** The state of the set-up's retry budget at the end, if it has one that reports it. */
+  @Nullable BudgetStats budget() {
+    return budget;
+  }
+
+  private static double[] perSecond(long[] perBucket) {
+    double[] rates = new double[perBucket.length];
+    for (int i = 0; i < rates.length; i++) {
+      rates[i] = perBucket[i] * 1000.0 / Recovery.BUCKET_MILLIS;
+    }
+    return rates;
+  }
+}
