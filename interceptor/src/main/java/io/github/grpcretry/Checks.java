@@ -46,4 +46,12 @@ final class Checks {
     }
     return set;
   }
+
+  /** Returns {@code maxAttempts}, or fails unless it counts at least the first attempt. */
+  static int maxAttempts(int maxAttempts) {
+    if (maxAttempts < 1) {
+      throw new IllegalArgumentException("maxAttempts must be >= 1: " + maxAttempts);
+    }
+    return maxAttempts;
+  }
 }

@@ -224,10 +224,7 @@ public final class RetryPolicy implements CallPolicy {
      * @throws IllegalArgumentException if {@code maxAttempts < 1}
      */
     public Builder maxAttempts(int maxAttempts) {
-      if (maxAttempts < 1) {
-        throw new IllegalArgumentException("maxAttempts must be >= 1: " + maxAttempts);
-      }
-      this.maxAttempts = maxAttempts;
+      this.maxAttempts = Checks.maxAttempts(maxAttempts);
       return this;
     }
 

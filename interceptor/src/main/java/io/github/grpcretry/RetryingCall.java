@@ -1244,17 +1244,13 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
 
   /** Ends the call when its Context is cancelled during backoff (under lock). */
   private void watchContext() {
-    if (contextListener != null || context.getDeadline() == null && !isCancellable(context)) {
+    if (contextListener != null || context == Context.ROOT) {
+      // Context.ROOT can never be cancelled; every other context may be, or may have a deadline.
       return;
     }
     Context.CancellationListener listener = ctx -> contextCancelled();
     contextListener = listener;
     context.addListener(listener, Runnable::run);
-  }
-
-  private static boolean isCancellable(Context ctx) {
-    // Only a CancellableContext, or one beneath it, can ever be cancelled; Context.ROOT cannot.
-    return ctx != Context.ROOT;
   }
 
   private void contextCancelled() {
