@@ -14,7 +14,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.DoubleSupplier;
 import org.jspecify.annotations.Nullable;
 
@@ -56,25 +55,15 @@ public final class RetryInterceptor implements ClientInterceptor {
    */
   public static final CallOptions.Key<CallPolicy> POLICY = CallOptions.Key.create("grpc-retry.policy");
 
-  /** Stands for "no policy" in the resolution cache, which cannot hold null. */
-  private static final Object NO_POLICY = new Object();
-
   private final Map<String, CallPolicy> methodPolicies;
   private final Map<String, CallPolicy> servicePolicies;
   private final @Nullable CallPolicy defaultPolicy;
-  /** Each method's policy, resolved on its first call: a CallPolicy or NO_POLICY. */
-  private final ConcurrentHashMap<MethodDescriptor<?, ?>, Object> resolved =
+  /** Each method's plan, worked out on its first call. */
+  private final ConcurrentHashMap<MethodDescriptor<?, ?>, MethodPlan> plans =
       new ConcurrentHashMap<>();
-  final StatusClassifier classifier;
   private final @Nullable RetryBudget budget;
   private final RetryBudgetRegistry budgetRegistry;
-  final ScheduledExecutorService scheduler;
-  final Deadline.Ticker ticker;
-  final DoubleSupplier random;
-  final long perCallBufferLimit;
-  final long totalBufferLimit;
-  /** Request bytes buffered for replay by all calls of this interceptor. */
-  final AtomicLong bufferedBytes = new AtomicLong();
+  private final CallRuntime runtime;
 
   private RetryInterceptor(Builder b, @Nullable ParsedServiceConfig config) {
     Map<String, CallPolicy> methods = new LinkedHashMap<>();
@@ -91,7 +80,6 @@ public final class RetryInterceptor implements ClientInterceptor {
     this.methodPolicies = Map.copyOf(methods);
     this.servicePolicies = Map.copyOf(services);
     this.defaultPolicy = b.defaultPolicy != null ? b.defaultPolicy : fallback;
-    this.classifier = b.classifier;
     if (b.budget == null && b.budgetRegistry == null && config != null && config.hasThrottling()) {
       // The service config's retryThrottling, as grpc-java applies it: one budget per channel
       // (here: per interceptor), unless a budget was chosen explicitly.
@@ -101,11 +89,13 @@ public final class RetryInterceptor implements ClientInterceptor {
       this.budget = b.budget;
     }
     this.budgetRegistry = b.budgetRegistry != null ? b.budgetRegistry : RetryBudgetRegistry.shared();
-    this.scheduler = b.scheduler != null ? b.scheduler : DefaultScheduler.get();
-    this.ticker = b.ticker;
-    this.random = b.random;
-    this.perCallBufferLimit = b.perCallBufferLimit;
-    this.totalBufferLimit = b.totalBufferLimit;
+    this.runtime =
+        new CallRuntime(
+            b.scheduler != null ? b.scheduler : DefaultScheduler.get(),
+            b.ticker,
+            b.random,
+            b.classifier,
+            new BufferMeter(b.perCallBufferLimit, b.totalBufferLimit));
   }
 
   /** Returns a new builder. */
@@ -117,52 +107,36 @@ public final class RetryInterceptor implements ClientInterceptor {
   public <ReqT, RespT> ClientCall<ReqT, RespT> interceptCall(
       MethodDescriptor<ReqT, RespT> method, CallOptions callOptions, Channel next) {
     CallPolicy chosen = callOptions.getOption(POLICY);
-    if (chosen == null) {
-      chosen = policyFor(method);
-      if (chosen == null) {
-        return next.newCall(method, callOptions);
-      }
+    MethodPlan plan = chosen != null ? MethodPlan.of(runtime, method, chosen) : planFor(method);
+    if (plan.failure != null) {
+      return new FailingCall<>(plan.failure);
     }
-    long perAttemptTimeoutNanos;
-    long timeoutNanos;
-    if (chosen instanceof RetryPolicy) {
-      perAttemptTimeoutNanos = ((RetryPolicy) chosen).perAttemptTimeoutNanos;
-      timeoutNanos = ((RetryPolicy) chosen).timeoutNanos;
-    } else {
-      HedgingPolicy hedging = (HedgingPolicy) chosen;
-      if (!hedging.idempotent() && !method.isIdempotent() && !method.isSafe()) {
-        throw new IllegalStateException(notSafeToHedge(method.getFullMethodName(), hedging));
-      }
-      perAttemptTimeoutNanos = 0;
-      timeoutNanos = hedging.timeoutNanos;
+    if (plan.policy == null) {
+      return next.newCall(method, callOptions);
     }
-    if (chosen.maxAttempts() == 1 && perAttemptTimeoutNanos == 0) {
+    if (plan.passThrough) {
       // Nothing to repeat and no attempt timer: at most a deadline to add.
-      return next.newCall(method, withPolicyTimeout(callOptions, timeoutNanos));
+      return next.newCall(method, withPolicyTimeout(callOptions, plan.timeoutNanos));
     }
     RetryBudget callBudget = budget != null ? budget : budgetRegistry.budgetFor(next.authority());
-    return new RetryingCall<>(this, method, callOptions, next, chosen, callBudget);
+    return new RetryingCall<>(runtime, plan, method, callOptions, next, callBudget);
   }
 
-  static String notSafeToHedge(String fullMethodName, HedgingPolicy policy) {
-    return "hedging policy for "
-        + fullMethodName
-        + ", which is not safe to hedge: hedging sends the same request several times, so the"
-        + " method must be marked idempotency_level = IDEMPOTENT or NO_SIDE_EFFECTS in its proto,"
-        + " or the policy built with HedgingPolicy.Builder.idempotent(true): "
-        + policy;
-  }
-
-  /** The method's policy, resolved once: by full method name, then service, then default. */
-  @Nullable CallPolicy policyFor(MethodDescriptor<?, ?> method) {
-    Object policy = resolved.get(method);
-    if (policy == null) {
-      policy = resolved.computeIfAbsent(method, this::resolve);
+  /** The method's plan, resolved once: by full method name, then service, then default. */
+  MethodPlan planFor(MethodDescriptor<?, ?> method) {
+    MethodPlan plan = plans.get(method);
+    if (plan == null) {
+      plan = plans.computeIfAbsent(method, this::resolve);
     }
-    return policy == NO_POLICY ? null : (CallPolicy) policy;
+    return plan;
   }
 
-  private Object resolve(MethodDescriptor<?, ?> method) {
+  /** The method's policy, or null; see {@link #planFor}. */
+  @Nullable CallPolicy policyFor(MethodDescriptor<?, ?> method) {
+    return planFor(method).policy;
+  }
+
+  private MethodPlan resolve(MethodDescriptor<?, ?> method) {
     CallPolicy policy = methodPolicies.get(method.getFullMethodName());
     if (policy == null) {
       String service = method.getServiceName();
@@ -171,7 +145,7 @@ public final class RetryInterceptor implements ClientInterceptor {
     if (policy == null) {
       policy = defaultPolicy;
     }
-    return policy == null ? NO_POLICY : policy;
+    return policy == null ? MethodPlan.NONE : MethodPlan.of(runtime, method, policy);
   }
 
   private CallOptions withPolicyTimeout(CallOptions callOptions, long timeoutNanos) {
@@ -180,12 +154,13 @@ public final class RetryInterceptor implements ClientInterceptor {
         || Context.current().getDeadline() != null) {
       return callOptions;
     }
-    return callOptions.withDeadline(Deadline.after(timeoutNanos, TimeUnit.NANOSECONDS, ticker));
+    return callOptions.withDeadline(
+        Deadline.after(timeoutNanos, TimeUnit.NANOSECONDS, runtime.ticker));
   }
 
   /** The number of request bytes that this interceptor's calls currently hold for replay. */
   public long bufferedBytes() {
-    return bufferedBytes.get();
+    return runtime.buffers.reserved();
   }
 
   @Override
@@ -197,13 +172,13 @@ public final class RetryInterceptor implements ClientInterceptor {
         + ", methodPolicies="
         + methodPolicies
         + ", classifier="
-        + classifier
+        + runtime.classifier
         + ", budget="
         + (budget != null ? budget : "per authority from " + budgetRegistry)
         + ", perCallBufferLimit="
-        + perCallBufferLimit
+        + runtime.buffers.perCallLimit
         + ", totalBufferLimit="
-        + totalBufferLimit
+        + runtime.buffers.totalLimit
         + '}';
   }
 
@@ -295,8 +270,8 @@ public final class RetryInterceptor implements ClientInterceptor {
     /**
      * Hedges every method of {@code service} that has no policy of its own; see {@link
      * #servicePolicy(String, RetryPolicy)}. Each method must be safe to hedge (see {@link
-     * HedgingPolicy.Builder#idempotent}); a call of one that is not fails with {@link
-     * IllegalStateException}.
+     * HedgingPolicy.Builder#idempotent}); every call of one that is not ends at once with
+     * {@code INTERNAL}, whose description says how to declare it.
      */
     public Builder servicePolicy(String service, HedgingPolicy policy) {
       return servicePolicy(service, (CallPolicy) policy);
@@ -304,8 +279,8 @@ public final class RetryInterceptor implements ClientInterceptor {
 
     /**
      * Hedges one method, by full name; see {@link #methodPolicy(String, RetryPolicy)}. The method
-     * must be safe to hedge (see {@link HedgingPolicy.Builder#idempotent}); a call of one that is
-     * not fails with {@link IllegalStateException}.
+     * must be safe to hedge (see {@link HedgingPolicy.Builder#idempotent}); if it is not, every
+     * call of it ends at once with {@code INTERNAL}, whose description says how to declare it.
      */
     public Builder methodPolicy(String fullMethodName, HedgingPolicy policy) {
       return methodPolicy(fullMethodName, (CallPolicy) policy);
@@ -321,7 +296,8 @@ public final class RetryInterceptor implements ClientInterceptor {
       Objects.requireNonNull(method, "method");
       Objects.requireNonNull(policy, "methodPolicy");
       if (!policy.idempotent() && !method.isIdempotent() && !method.isSafe()) {
-        throw new IllegalArgumentException(notSafeToHedge(method.getFullMethodName(), policy));
+        throw new IllegalArgumentException(
+            MethodPlan.notSafeToHedge(method.getFullMethodName(), policy));
       }
       return methodPolicy(method.getFullMethodName(), (CallPolicy) policy);
     }

@@ -1,5 +1,9 @@
 package io.github.grpcretry;
 
+import io.github.grpcretry.Attempt.CancelOrder;
+import io.github.grpcretry.Attempt.Fate;
+import io.github.grpcretry.Attempt.Stage;
+import io.github.grpcretry.OutboundLog.Control;
 import io.grpc.Attributes;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
@@ -11,13 +15,15 @@ import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Collections;
-import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -27,120 +33,164 @@ import org.jspecify.annotations.Nullable;
  *
  * <h2>States</h2>
  *
- * <ul>
- *   <li>not started: before {@link #start};
- *   <li>attempts in flight: {@code open} holds every attempt created and not yet closed;
- *       outbound operations are appended to the log and drained into each of them;
- *   <li>deciding: an attempt has closed and its outcome is being classified outside the lock;
- *   <li>waiting: {@code nextAttemptTimer != null}: the backoff of a retry, or the delay before the
- *       next hedge; operations are only logged while nothing is in flight;
- *   <li>committed: {@code committed != null}; the others are abandoned (cancelled, their callbacks
- *       dropped) and the log is only a hand-off queue to the winner;
- *   <li>closed: the final status is fixed; the application's {@code onClose} is delivered once
- *       the last open attempt has closed.
- * </ul>
+ * <p>The call is in one {@link Phase}; each of its attempts has a {@link Stage} and a {@link Fate}
+ * (see {@link Attempt}). Every change of state is a transition: a method that takes the lock,
+ * checks the state it finds, changes it, and leaves what must happen outside the lock (sending to
+ * attempts, delivering the close, watching the Context, asking the budget for a hedge) as effects
+ * that the same thread then carries out. The close reaches the application on one path only:
+ * {@link #beginClose} fixes the final status, and the first transition that finds no attempt left
+ * open delivers it.
  *
  * <h2>Threading</h2>
  *
- * <p>All state is guarded by {@code lock}; no call into gRPC, the application, the classifier or
- * the budget is made while holding it. Operations reach an attempt only through {@link #drain},
- * which lets one thread at a time send to a given attempt, in log order: the first operations of a
- * new attempt (its replay) and those the application adds meanwhile go out in the order they were
- * logged. Callbacks reach the application through a {@link SerializedListener}. Work this class
- * starts by itself (a retry after backoff, a close during backoff) runs on the executor from the
- * call's {@link CallOptions} when there is one, so that blocking stubs wake up; otherwise on the
- * thread at hand.
+ * <p>All state is guarded by {@code lock}. Nothing calls into gRPC, the application, the
+ * classifier, the budget or the jitter source while holding it (the scheduler's {@code schedule}
+ * and {@code cancel} are the exception: they only queue or unqueue a task). Operations reach the
+ * attempts through one outbound pump: one thread at a time sends to all attempts, in log order, so
+ * that a replay and the operations the application adds meanwhile go out in order, and our own
+ * cancellations never race the application's sends. Callbacks reach the application one at a
+ * time ({@code delivering} and its queue), never after {@code onClose}. Work this class starts by
+ * itself (an attempt after a timer, a close during backoff) runs on the executor from the call's
+ * {@link CallOptions} when there is one, so that blocking stubs wake up.
  */
 final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   static final Metadata.Key<String> PREVIOUS_ATTEMPTS_KEY =
       Metadata.Key.of("grpc-previous-rpc-attempts", Metadata.ASCII_STRING_MARSHALLER);
 
-  /** How close to its deadline a DEADLINE_EXCEEDED attempt counts as having hit it. */
-  private static final long DEADLINE_TOLERANCE_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
+  private static final Logger logger = Logger.getLogger(RetryingCall.class.getName());
 
-  private static final Object HALF_CLOSE = new Marker("halfClose");
-  private static final Object COMPRESSION_ON = new Marker("setMessageCompression(true)");
-  private static final Object COMPRESSION_OFF = new Marker("setMessageCompression(false)");
+  /** Where the call as a whole stands; it never goes back to an earlier phase than COMMITTED. */
+  enum Phase {
+    /** Before {@code start}. */
+    NEW,
+    /**
+     * Not committed, and some attempt may still win: one is in flight, being started, being
+     * judged, or a hedge is being granted. Outbound operations are recorded for replay.
+     */
+    ATTEMPTING,
+    /** Not committed and nothing can win: waiting for the timer of the next attempt. */
+    BACKOFF,
+    /** Bound to one attempt, the winner; the others are abandoned; nothing is recorded. */
+    COMMITTED,
+    /** The final status is fixed; waiting for the last attempts to close. */
+    CLOSING,
+    /** {@code onClose} has been handed to the application. */
+    CLOSED
+  }
 
-  private final RetryInterceptor config;
+  /** What the application has done to its side of the call, as {@code ClientCallImpl} checks it. */
+  private enum AppSide {
+    OPEN,
+    HALF_CLOSED,
+    CANCELLED
+  }
+
+  /** Who runs a transition: decides how the effects that touch the application are run. */
+  private enum Caller {
+    /** A callback of an attempt, on that attempt's callback executor: everything runs inline. */
+    CALLBACK,
+    /** The application: sends run inline, our own callbacks go through the call's executor. */
+    APPLICATION,
+    /** A timer or another thread of ours: everything goes through the call's executor. */
+    TIMER
+  }
+
+  // Effects: what a transition leaves for the thread that made it to do once the lock is released.
+  private static final int FX_PUMP = 1;
+  private static final int FX_CLOSE = 2;
+  private static final int FX_WATCH = 4;
+  private static final int FX_HEDGE = 8;
+
+  // The kinds of work of the outbound pump.
+  private static final int W_START = 1;
+  private static final int W_REQUEST = 2;
+  private static final int W_SEND = 3;
+  private static final int W_CANCEL = 4;
+  private static final int W_DRAIN = 5;
+  private static final int W_READY = 6;
+
+  // The kinds of application callbacks.
+  private static final int CB_HEADERS = 1;
+  private static final int CB_MESSAGE = 2;
+  private static final int CB_READY = 3;
+
+  private final CallRuntime runtime;
+  private final MethodPlan plan;
+  private final Judge judge;
   private final MethodDescriptor<ReqT, RespT> method;
   private final Channel next;
-  private final CallPolicy policy;
-  /** The policy when retrying, null when hedging. */
-  private final @Nullable RetryPolicy retry;
-  /** The policy when hedging, null when retrying. */
-  private final @Nullable HedgingPolicy hedging;
-  private final long perAttemptTimeoutNanos;
-  private final long policyTimeoutNanos;
   private final RetryBudget budget;
   private final @Nullable Executor callExecutor;
-
   private final Object lock = new Object();
 
-  // Set in start(), then read only.
-  private @Nullable Context context;
-  private CallOptions baseOptions;
-  private boolean hasDeadline;
-  private long deadlineNanos;
-  private @Nullable SerializedListener<RespT> app;
-  private @Nullable Metadata headersCopy;
+  // Set in start(), under the lock, then only read.
+  private CallOptions attemptOptions;
+  private @Nullable Listener<RespT> app;
+  private @Nullable Metadata pristineHeaders;
+  /** The application's own headers object, given to the first attempt. */
+  private @Nullable Metadata firstHeaders;
+  private Context context = Context.ROOT;
+  private long deadlineNanos = Judge.NO_DEADLINE;
 
-  // Guarded by lock.
-  private boolean started;
-  private @Nullable Metadata firstAttemptHeaders;
-  private @Nullable Status cancelStatus;
-  private boolean cancelledByApplication;
-  private boolean closed;
-  /** Attempts created and not yet closed, abandoned ones included. */
-  private final ArrayList<Attempt> open = new ArrayList<>(2);
-  private @Nullable Attempt committed;
-  /** The backoff before a retry, or the delay before the next hedge. */
+  // Guarded by lock. The phase is volatile so that sendMessage can skip measuring without it.
+  private volatile Phase phase = Phase.NEW;
+  private AppSide appSide = AppSide.OPEN;
+  /** The attempts not yet closed, in the order they were created. */
+  private final ArrayList<Attempt<ReqT, RespT>> attempts = new ArrayList<>(2);
+  private int attemptsMade;
+  /** Hedges granted a number but still waiting for the budget's answer, outside the lock. */
+  private int hedgesReserved;
+  private @Nullable Attempt<ReqT, RespT> winner;
+  /** Why the call was committed before any answer (the buffer limit), or null. */
+  private @Nullable String commitNote;
+  private final OutboundLog log = new OutboundLog();
+  /** The application's request(n) calls, summed. */
+  private int requested;
+  private long bufferedBytes;
+  /** Set once the request outgrew the replay buffer: no new attempt may start. */
+  private @Nullable String bufferLimitReason;
+  private int backoffRetries;
+  private long previousBackoffNanos;
+  /** The backoff before a retry or the delay before the next hedge; 0 when none is armed. */
+  private int nextAttemptGeneration;
+  private int generations;
   private @Nullable ScheduledFuture<?> nextAttemptTimer;
-  /** Hedging only: set when no further hedge may be sent, with the reason. */
+  /** Hedging: why no further hedge may be sent, and the upstream marker if for overload. */
   private @Nullable String noMoreHedges;
   private @Nullable String noMoreHedgesOverload;
-  /** The final close, held until the last open attempt has closed. */
-  private @Nullable Status pendingClose;
-  private @Nullable Metadata pendingCloseTrailers;
-  private int attempts;
-  /** How many closed attempts are being classified outside the lock right now. */
-  private int deciding;
-  private int backoffRetry;
-  private long previousBackoffNanos;
   private @Nullable Status lastStatus;
   private @Nullable Metadata lastTrailers;
-  private final ArrayList<Object> log = new ArrayList<>(4);
-  private int requested;
-  /** Written under lock; read without it by sendMessage, which only skips a measurement. */
-  private volatile boolean recording = true;
-  private long bufferedBytes;
-  private @Nullable String bufferLimitReason;
+  /** A per-attempt timeout passed and the attempt was kept running: why, for the final status. */
+  private @Nullable String keptNote;
+  private @Nullable Status closeStatus;
+  private @Nullable Metadata closeTrailers;
+  /** Whether a thread is running an application callback; the others queue theirs. */
+  private boolean delivering;
+  private @Nullable ArrayDeque<Runnable> queued;
+  /** Whether a thread holds the outbound pump. */
+  private boolean pumping;
   private Context.@Nullable CancellationListener contextListener;
 
+  // The pump's current work: written under the lock by the thread that holds the pump.
+  private @Nullable Attempt<ReqT, RespT> workAttempt;
+  private int workKind;
+  private @Nullable Object workEntry;
+  private int workCount;
+
   RetryingCall(
-      RetryInterceptor config,
+      CallRuntime runtime,
+      MethodPlan plan,
       MethodDescriptor<ReqT, RespT> method,
       CallOptions callOptions,
       Channel next,
-      CallPolicy policy,
       RetryBudget budget) {
-    this.config = config;
-    this.budget = budget;
+    this.runtime = runtime;
+    this.plan = plan;
+    this.judge = Objects.requireNonNull(plan.judge, "judge");
     this.method = method;
-    this.baseOptions = callOptions;
+    this.attemptOptions = callOptions;
     this.next = next;
-    this.policy = policy;
-    if (policy instanceof RetryPolicy) {
-      this.retry = (RetryPolicy) policy;
-      this.hedging = null;
-      this.perAttemptTimeoutNanos = retry.perAttemptTimeoutNanos;
-      this.policyTimeoutNanos = retry.timeoutNanos;
-    } else {
-      this.retry = null;
-      this.hedging = (HedgingPolicy) policy;
-      this.perAttemptTimeoutNanos = 0;
-      this.policyTimeoutNanos = hedging.timeoutNanos;
-    }
+    this.budget = budget;
     this.callExecutor = callOptions.getExecutor();
   }
 
@@ -149,43 +199,31 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
 
   @Override
   public void start(Listener<RespT> responseListener, Metadata headers) {
-    if (responseListener == null || headers == null) {
-      throw new NullPointerException(responseListener == null ? "responseListener" : "headers");
-    }
-    SerializedListener<RespT> listener = new SerializedListener<>(responseListener);
+    Objects.requireNonNull(responseListener, "responseListener");
+    Objects.requireNonNull(headers, "headers");
     // The channel changes the headers it is given: keep a pristine copy for later attempts.
     Metadata copy = new Metadata();
     copy.merge(headers);
     Context ctx = Context.current();
-    Attempt first;
-    Status cancelledBeforeStart;
+    int fx;
     synchronized (lock) {
-      if (started) {
+      if (phase != Phase.NEW) {
         throw new IllegalStateException("Already started");
       }
-      started = true;
-      app = listener;
-      headersCopy = copy;
-      context = ctx;
-      computeDeadline(ctx);
-      cancelledBeforeStart = cancelStatus;
-      if (cancelledBeforeStart != null) {
-        closed = true;
-        first = null;
-      } else {
-        firstAttemptHeaders = headers;
-        first = newAttempt();
-        first.draining = true;
+      if (appSide == AppSide.CANCELLED) {
+        throw new IllegalStateException("call was cancelled");
       }
+      app = responseListener;
+      pristineHeaders = copy;
+      firstHeaders = headers;
+      context = ctx;
+      fixDeadline(ctx);
+      phase = Phase.ATTEMPTING;
+      newAttempt();
+      fx = plan.hedging != null ? planNextHedge() : 0;
+      fx |= effects();
     }
-    if (first == null) {
-      deliverClose(cancelledBeforeStart, new Metadata(), true);
-      return;
-    }
-    drainClaimed(first);
-    if (hedging != null && hedging.maxAttempts() > 1) {
-      planNextHedge(hedging.hedgingDelayNanos, false);
-    }
+    runEffects(fx, Caller.APPLICATION);
   }
 
   @Override
@@ -193,67 +231,99 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     if (numMessages < 0) {
       throw new IllegalArgumentException("numMessages must be >= 0: " + numMessages);
     }
-    Attempt only;
-    List<Attempt> several;
+    int fx;
     synchronized (lock) {
-      checkStarted();
-      requested = requested + numMessages < 0 ? Integer.MAX_VALUE : requested + numMessages;
-      only = open.size() == 1 ? open.get(0) : null;
-      several = open.size() > 1 ? new ArrayList<>(open) : Collections.emptyList();
+      if (phase == Phase.NEW) {
+        throw new IllegalStateException("Not started");
+      }
+      int sum = requested + numMessages;
+      requested = sum < 0 ? Integer.MAX_VALUE : sum;
+      fx = effects();
     }
-    drainAll(only, several);
-  }
-
-  /** Drains the attempts that were open (outside the lock). */
-  private void drainAll(@Nullable Attempt only, List<Attempt> several) {
-    if (only != null) {
-      drain(only);
-    }
-    for (Attempt attempt : several) {
-      drain(attempt);
-    }
+    runEffects(fx, Caller.APPLICATION);
   }
 
   @Override
   public void sendMessage(ReqT message) {
-    // Once false, recording stays false: a stale true only costs a measurement.
-    long size = recording ? MessageSizes.sizeOf(method, message) : 0;
-    appendOutbound(message, size);
+    Phase now = phase;
+    // Only a call that may still be retried needs the size; after that, measuring is wasted work.
+    long size =
+        now == Phase.ATTEMPTING || now == Phase.BACKOFF ? MessageSizes.sizeOf(method, message) : 0;
+    outbound(message, size, false);
   }
 
   @Override
   public void halfClose() {
-    appendOutbound(HALF_CLOSE, 0);
+    outbound(Control.HALF_CLOSE, 0, false);
   }
 
   @Override
   public void setMessageCompression(boolean enabled) {
-    appendOutbound(enabled ? COMPRESSION_ON : COMPRESSION_OFF, 0);
+    outbound(enabled ? Control.COMPRESSION_ON : Control.COMPRESSION_OFF, 0, true);
+  }
+
+  /** Logs an outbound operation and lets the pump send it to the attempts that need it. */
+  private void outbound(Object entry, long size, boolean compression) {
+    int fx;
+    synchronized (lock) {
+      if (phase == Phase.NEW) {
+        throw new IllegalStateException("Not started");
+      }
+      if (!compression) {
+        // The checks and messages of grpc-java's ClientCallImpl, so that misuse reads the same.
+        if (appSide == AppSide.CANCELLED) {
+          throw new IllegalStateException("call was cancelled");
+        }
+        if (appSide == AppSide.HALF_CLOSED) {
+          throw new IllegalStateException(
+              entry == Control.HALF_CLOSE ? "call already half-closed" : "call was half-closed");
+        }
+        if (entry == Control.HALF_CLOSE) {
+          appSide = AppSide.HALF_CLOSED;
+        }
+      }
+      if (phase == Phase.CLOSING || phase == Phase.CLOSED) {
+        return;
+      }
+      log.append(entry);
+      if (size > 0 && recording()) {
+        account(size);
+      }
+      fx = effects();
+    }
+    runEffects(fx, Caller.APPLICATION);
   }
 
   @Override
   public boolean isReady() {
-    Attempt only;
-    List<Attempt> several;
+    ClientCall<ReqT, RespT> only = null;
+    ArrayList<ClientCall<ReqT, RespT>> several = null;
     synchronized (lock) {
-      if (closed) {
+      if (appSide != AppSide.OPEN) {
         return false;
       }
-      if (committed != null) {
-        only = committed;
-        several = Collections.emptyList();
-      } else {
-        only = open.size() == 1 ? open.get(0) : null;
-        several = open.size() > 1 ? new ArrayList<>(open) : Collections.emptyList();
+      for (int i = 0; i < attempts.size(); i++) {
+        Attempt<ReqT, RespT> attempt = attempts.get(i);
+        if (readinessCounts(attempt)) {
+          if (only == null) {
+            only = attempt.call;
+          } else {
+            if (several == null) {
+              several = new ArrayList<>(2);
+            }
+            several.add(attempt.call);
+          }
+        }
       }
     }
-    // Ready when an attempt that has been replayed is ready.
-    if (only != null && only.live && only.call != null && only.call.isReady()) {
+    if (only != null && only.isReady()) {
       return true;
     }
-    for (Attempt attempt : several) {
-      if (!attempt.abandoned && attempt.live && attempt.call != null && attempt.call.isReady()) {
-        return true;
+    if (several != null) {
+      for (ClientCall<ReqT, RespT> call : several) {
+        if (call.isReady()) {
+          return true;
+        }
       }
     }
     return false;
@@ -261,11 +331,16 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
 
   @Override
   public Attributes getAttributes() {
-    Attempt attempt;
+    ClientCall<ReqT, RespT> call = null;
     synchronized (lock) {
-      attempt = committed != null ? committed : open.isEmpty() ? null : open.get(0);
+      if (winner != null) {
+        call = winner.call;
+      } else {
+        for (int i = 0; i < attempts.size() && call == null; i++) {
+          call = attempts.get(i).call;
+        }
+      }
     }
-    ClientCall<ReqT, RespT> call = attempt == null ? null : attempt.call;
     return call == null ? Attributes.EMPTY : call.getAttributes();
   }
 
@@ -280,143 +355,1197 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     if (cause != null) {
       status = status.withCause(cause);
     }
-    List<Attempt> toCancel = Collections.emptyList();
-    boolean closeNow = false;
+    int fx;
     synchronized (lock) {
-      if (closed || cancelStatus != null) {
+      if (appSide == AppSide.CANCELLED) {
         return;
       }
-      cancelStatus = status;
-      cancelledByApplication = true;
-      stopRecording();
-      if (!started) {
-        // Delivered when start() is called.
-        return;
-      }
-      boolean waiting = nextAttemptTimer != null;
-      cancelNextAttemptTimer();
-      if (!open.isEmpty()) {
-        for (Attempt attempt : open) {
-          if (!attempt.cancelRequested) {
-            attempt.requestCancel(message, cause);
+      appSide = AppSide.CANCELLED;
+      switch (phase) {
+        case NEW:
+          return; // start() refuses to run now, as ClientCallImpl's does.
+        case ATTEMPTING:
+        case BACKOFF:
+          beginClose(status, new Metadata(), message, cause);
+          break;
+        case COMMITTED:
+          Attempt<ReqT, RespT> bound = winner;
+          if (bound.stage == Stage.PENDING) {
+            closeAttempt(bound);
+            beginClose(status, new Metadata(), message, cause);
+          } else {
+            // The winner's own close, whatever it is, ends the call: what a plain call would do.
+            bound.orderCancel(message, cause);
           }
-        }
-        toCancel = new ArrayList<>(open);
-      } else if (waiting || deciding == 0) {
-        closeNow = true;
-        markClosed();
+          break;
+        default:
+          return;
       }
-      // Otherwise an attempt that just closed is being classified; that path sees cancelStatus.
+      fx = effects();
     }
-    for (Attempt attempt : toCancel) {
-      drain(attempt);
-    }
-    if (closeNow) {
-      finishClose(status, new Metadata(), true);
-    }
+    runEffects(fx, Caller.APPLICATION);
   }
 
   @Override
   public String toString() {
-    return "RetryingCall{" + method.getFullMethodName() + '}';
+    return "RetryingCall{" + method.getFullMethodName() + ", " + phase + '}';
   }
 
-  private void checkStarted() {
-    if (!started) {
-      throw new IllegalStateException("Not started");
-    }
+  // ---------------------------------------------------------------------------------------------
+  // Callbacks of the attempts.
+
+  void attemptHeaders(Attempt<ReqT, RespT> attempt, Metadata headers) {
+    response(attempt, CB_HEADERS, headers);
   }
 
-  /** Logs an outbound operation and sends it to the attempt in flight, if any. */
-  private void appendOutbound(Object op, long size) {
-    Attempt only;
-    List<Attempt> several;
-    Status giveUp = null;
-    boolean claimed = false;
+  void attemptMessage(Attempt<ReqT, RespT> attempt, RespT message) {
+    response(attempt, CB_MESSAGE, message);
+  }
+
+  /**
+   * Response headers or a message from {@code attempt}: passed on if it is the winner; if the call
+   * is not committed yet, the attempt wins it (whatever our timers did meanwhile: what the server
+   * sent decides); dropped otherwise.
+   */
+  private void response(Attempt<ReqT, RespT> attempt, int kind, Object payload) {
+    int fx;
     synchronized (lock) {
-      checkStarted();
-      if (closed || cancelStatus != null) {
+      if (phase == Phase.COMMITTED && winner == attempt) {
+        if (!enterDelivery(kind, payload)) {
+          return;
+        }
+        fx = -1;
+      } else if ((phase == Phase.ATTEMPTING || phase == Phase.BACKOFF)
+          && attempt.fate != Fate.ABANDONED
+          && (attempt.stage == Stage.REPLAYING || attempt.stage == Stage.LIVE)) {
+        commitTo(attempt, null);
+        fx = effects();
+      } else {
         return;
       }
-      log.add(op);
-      if (recording && size > 0) {
-        account(size);
-        if (bufferLimitReason != null) {
-          // No later attempt could be given the whole request.
-          if (hedging != null && noMoreHedges == null) {
-            noMoreHedges = bufferLimitReason;
-          }
-          if (nextAttemptTimer != null && open.isEmpty()) {
-            // Nothing is in flight: the pending attempt cannot be trusted with a partial log.
-            cancelNextAttemptTimer();
-            giveUp = giveUpStatus(lastStatus, bufferLimitReason);
-            markClosed();
-          } else {
-            cancelNextAttemptTimer();
-          }
-        }
+    }
+    if (fx >= 0 && !committed(attempt, kind, payload, fx)) {
+      return;
+    }
+    invoke(kind, payload);
+    exitDelivery();
+  }
+
+  /**
+   * After {@code attempt} won the call: cancels the others, tells the budget of the success, and
+   * claims the listener for the response that won; returns false if the response must not be
+   * delivered (the budget threw, or another thread delivers it).
+   */
+  private boolean committed(Attempt<ReqT, RespT> attempt, int kind, Object payload, int fx) {
+    runEffects(fx, Caller.CALLBACK);
+    try {
+      UserCode.recordOutcome(budget, attempt.number, RetryBudget.Outcome.SUCCESS);
+    } catch (UserCode.Failure e) {
+      fail(e.status, Caller.CALLBACK);
+      return false;
+    }
+    synchronized (lock) {
+      return phase == Phase.COMMITTED && winner == attempt && enterDelivery(kind, payload);
+    }
+  }
+
+  void attemptReady(Attempt<ReqT, RespT> attempt) {
+    deliverReady(attempt);
+  }
+
+  void attemptClosed(Attempt<ReqT, RespT> attempt, Status status, Metadata trailers) {
+    Judge.Case judged = null;
+    int fx = 0;
+    synchronized (lock) {
+      if (attempt.stage == Stage.CLOSED || attempt.stage == Stage.JUDGING) {
+        return; // Closed already, by us (its start failed) or by an earlier close.
       }
-      only = open.size() == 1 ? open.get(0) : null;
-      several = open.size() > 1 ? new ArrayList<>(open) : Collections.emptyList();
-      if (only != null) {
-        if (only.draining) {
-          only = null; // The thread draining it sends this operation too.
-        } else {
-          only.draining = true;
-          claimed = true;
-        }
+      switch (phase) {
+        case COMMITTED:
+          if (attempt == winner && commitNote != null && !status.isOk()) {
+            judged = judging(attempt, Judge.Mode.OVERFLOW_COMMITTED_FAILED, status, trailers, commitNote);
+            break;
+          }
+          closeAttempt(attempt);
+          if (attempt == winner) {
+            beginClose(winnerStatus(attempt, status), trailers, null, null);
+          }
+          break;
+        case ATTEMPTING:
+        case BACKOFF:
+          if (attempt.fate == Fate.ABANDONED) {
+            closeAttempt(attempt);
+            settle();
+            break;
+          }
+          Judge.Mode mode;
+          if (status.isOk()) {
+            mode = Judge.Mode.CLOSED_OK;
+          } else if (attempt.fate == Fate.TIMED_OUT) {
+            mode =
+                isTimeoutEcho(status)
+                    ? Judge.Mode.TIMED_OUT_CANCELLED
+                    : Judge.Mode.TIMED_OUT_ANSWERED;
+          } else {
+            mode = Judge.Mode.CLOSED;
+            lastStatus = status;
+            lastTrailers = trailers;
+          }
+          judged = judging(attempt, mode, status, trailers, bufferLimitReason);
+          break;
+        default:
+          closeAttempt(attempt);
+          break;
+      }
+      if (judged == null) {
+        fx = effects();
       }
     }
-    if (giveUp != null) {
-      finishClose(giveUp, lastTrailersOrEmpty(), true);
-    } else if (claimed) {
-      drainClaimed(only);
+    if (judged != null) {
+      apply(attempt, judge.judge(judged), status, trailers, Caller.CALLBACK);
     } else {
-      drainAll(null, several);
+      runEffects(fx, Caller.CALLBACK);
+    }
+  }
+
+  /** An attempt we cancelled for its timeout closes with CANCELLED, or DEADLINE_EXCEEDED. */
+  private static boolean isTimeoutEcho(Status status) {
+    return status.getCode() == Status.Code.CANCELLED
+        || status.getCode() == Status.Code.DEADLINE_EXCEEDED;
+  }
+
+  /** The winner's own close, as the application gets it. */
+  private Status winnerStatus(Attempt<ReqT, RespT> attempt, Status status) {
+    if (attempt.fate == Fate.TIMED_OUT && isTimeoutEcho(status)) {
+      // It answered after we had cancelled it for its timeout, and the cancellation cut it short.
+      return Judge.perAttemptTimeoutStatus(plan.perAttemptTimeoutNanos);
+    }
+    return status;
+  }
+
+  /** Moves {@code attempt} to JUDGING and takes the judge's snapshot (under lock). */
+  private Judge.Case judging(
+      Attempt<ReqT, RespT> attempt,
+      Judge.Mode mode,
+      Status status,
+      Metadata trailers,
+      @Nullable String stopReason) {
+    attempt.stage = Stage.JUDGING;
+    cancelTimer(attempt);
+    return new Judge.Case(
+        mode,
+        attempt.number,
+        status,
+        trailers,
+        attemptsMade,
+        stopReason,
+        backoffRetries,
+        previousBackoffNanos,
+        deadlineNanos,
+        context,
+        budget);
+  }
+
+  /** Applies the judge's verdict on the end of {@code attempt}, in one transition. */
+  private void apply(
+      Attempt<ReqT, RespT> attempt, Verdict verdict, Status status, Metadata trailers, Caller caller) {
+    int fx = 0;
+    synchronized (lock) {
+      closeAttempt(attempt);
+      boolean open = phase == Phase.ATTEMPTING || phase == Phase.BACKOFF;
+      boolean decides = open || (phase == Phase.COMMITTED && winner == attempt);
+      switch (verdict.kind()) {
+        case FAIL:
+          if (decides) {
+            beginClose(verdict.status(), new Metadata(), verdict.status().getDescription(), verdict.status().getCause());
+          } else {
+            logger.log(
+                Level.WARNING,
+                "user code failed while judging an attempt that no longer mattered: "
+                    + verdict.status(),
+                verdict.status().getCause());
+          }
+          break;
+        case SUCCEED:
+          if (open) {
+            commitTo(attempt, null);
+            beginClose(status, trailers, null, null);
+          }
+          break;
+        case STOP:
+          if (decides) {
+            beginClose(decorate(verdict), withMarker(trailers, verdict.overload()), null, null);
+          }
+          break;
+        case RETRY:
+          if (open) {
+            if (bufferLimitReason != null) {
+              beginClose(giveUpStatus(status, bufferLimitReason), trailers, null, null);
+            } else {
+              startOver(verdict);
+              if (verdict.delayNanos() == 0) {
+                newAttempt();
+              } else {
+                armNextAttempt(verdict.delayNanos());
+              }
+            }
+          }
+          break;
+        case HEDGE_NOW:
+          if (open && hedgeAllowed()) {
+            cancelNextAttemptTimer();
+            fx |= reserveHedge();
+          }
+          break;
+        case HEDGE_AFTER:
+          if (open && hedgeAllowed()) {
+            cancelNextAttemptTimer();
+            if (fitsDeadline(verdict.delayNanos())) {
+              armNextAttempt(verdict.delayNanos());
+            }
+          }
+          break;
+        case NO_MORE_HEDGES:
+          if (open && noMoreHedges == null) {
+            noMoreHedges = verdict.reason();
+            noMoreHedgesOverload = verdict.overload();
+            cancelNextAttemptTimer();
+          }
+          break;
+        case NOTHING:
+          break;
+        default:
+          throw new AssertionError(verdict);
+      }
+      settle();
+      fx |= effects();
+    }
+    runEffects(fx, caller);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Timers.
+
+  /** The per-attempt timer of {@code attempt} fired. */
+  private void attemptTimerFired(Attempt<ReqT, RespT> attempt) {
+    Judge.Case timedOut;
+    Status timeout = Judge.perAttemptTimeoutStatus(plan.perAttemptTimeoutNanos);
+    synchronized (lock) {
+      attempt.timer = null;
+      if (!stillRacing(attempt)) {
+        return;
+      }
+      timedOut =
+          new Judge.Case(
+              Judge.Mode.TIMER,
+              attempt.number,
+              timeout,
+              new Metadata(),
+              attemptsMade,
+              bufferLimitReason,
+              backoffRetries,
+              previousBackoffNanos,
+              deadlineNanos,
+              context,
+              budget);
+    }
+    Verdict verdict = judge.judge(timedOut);
+    int fx;
+    synchronized (lock) {
+      // An answer may have come meanwhile: then the verdict is moot (a granted retry is unused).
+      if (stillRacing(attempt)) {
+        switch (verdict.kind()) {
+          case REPLACE:
+            attempt.fate = Fate.TIMED_OUT;
+            attempt.orderCancel(timeout.getDescription(), null);
+            lastStatus = timeout;
+            lastTrailers = new Metadata();
+            startOver(verdict);
+            if (verdict.delayNanos() == 0) {
+              newAttempt();
+            } else {
+              armNextAttempt(verdict.delayNanos());
+            }
+            settle();
+            break;
+          case KEEP:
+            keptNote =
+                "the per-attempt timeout ("
+                    + Duration.ofNanos(plan.perAttemptTimeoutNanos)
+                    + ") of attempt "
+                    + attempt.number
+                    + " passed and it was kept running because "
+                    + verdict.reason();
+            break;
+          case FAIL:
+            beginClose(verdict.status(), new Metadata(), verdict.status().getDescription(), verdict.status().getCause());
+            break;
+          default:
+            throw new AssertionError(verdict);
+        }
+      }
+      fx = effects();
+    }
+    runEffects(fx, Caller.TIMER);
+  }
+
+  /** Whether the attempt is in flight and may still win the call (under lock). */
+  private boolean stillRacing(Attempt<ReqT, RespT> attempt) {
+    return phase == Phase.ATTEMPTING
+        && attempt.fate == Fate.CONTENDING
+        && attempt.cancel == CancelOrder.NONE
+        && (attempt.stage == Stage.REPLAYING || attempt.stage == Stage.LIVE);
+  }
+
+  /** The backoff before a retry, or the delay before the next hedge, has passed. */
+  private void nextAttemptDue(int generation) {
+    int fx = 0;
+    synchronized (lock) {
+      if (generation != nextAttemptGeneration) {
+        return; // Cancelled, or replaced by a later timer.
+      }
+      nextAttemptGeneration = 0;
+      nextAttemptTimer = null;
+      if (plan.hedging != null) {
+        fx = reserveHedge();
+        settle();
+      } else if (deadlineNanos != Judge.NO_DEADLINE && runtime.ticker.nanoTime() >= deadlineNanos) {
+        beginClose(
+            withLastAttempt(
+                Status.DEADLINE_EXCEEDED.withDescription(
+                    "grpc-retry: the call's deadline passed during backoff"),
+                lastStatus),
+            lastTrailersOrEmpty(),
+            null,
+            null);
+      } else if (bufferLimitReason != null) {
+        beginClose(giveUpStatus(lastStatus, bufferLimitReason), lastTrailersOrEmpty(), null, null);
+      } else {
+        newAttempt();
+        phase = Phase.ATTEMPTING;
+      }
+      fx |= effects();
+    }
+    runEffects(fx, Caller.TIMER);
+  }
+
+  /** Arms the timer of the next attempt (under lock). */
+  private void armNextAttempt(long delayNanos) {
+    cancelNextAttemptTimer();
+    int generation = ++generations;
+    if (generation == 0) {
+      generation = ++generations;
+    }
+    int armed = generation;
+    try {
+      nextAttemptTimer =
+          runtime.scheduler.schedule(() -> nextAttemptDue(armed), delayNanos, TimeUnit.NANOSECONDS);
+      nextAttemptGeneration = generation;
+    } catch (RejectedExecutionException e) {
+      beginClose(
+          Status.INTERNAL
+              .withDescription("grpc-retry: the scheduler rejected the timer of the next attempt")
+              .withCause(e),
+          new Metadata(),
+          "grpc-retry: the scheduler rejected a timer",
+          e);
+    }
+  }
+
+  /** Disarms the timer of the next attempt, if any (under lock). */
+  private void cancelNextAttemptTimer() {
+    nextAttemptGeneration = 0;
+    if (nextAttemptTimer != null) {
+      nextAttemptTimer.cancel(false);
+      nextAttemptTimer = null;
+    }
+  }
+
+  /** Arms the per-attempt timer of an attempt that is about to start (under lock). */
+  private void armAttemptTimer(Attempt<ReqT, RespT> attempt) {
+    long timeout = plan.perAttemptTimeoutNanos;
+    if (timeout == 0) {
+      return;
+    }
+    if (deadlineNanos != Judge.NO_DEADLINE
+        && Judge.saturatedAdd(runtime.ticker.nanoTime(), timeout) >= deadlineNanos) {
+      return; // The call's deadline comes first; the channel enforces it.
+    }
+    try {
+      attempt.timer =
+          runtime.scheduler.schedule(
+              () -> attemptTimerFired(attempt), timeout, TimeUnit.NANOSECONDS);
+    } catch (RejectedExecutionException e) {
+      logger.log(
+          Level.WARNING,
+          "the scheduler rejected a per-attempt timer; the attempt runs to the call's deadline",
+          e);
+    }
+  }
+
+  private static void cancelTimer(Attempt<?, ?> attempt) {
+    if (attempt.timer != null) {
+      attempt.timer.cancel(false);
+      attempt.timer = null;
+    }
+  }
+
+  /** Starts the backoff sequence over after a server-chosen delay, or advances it (under lock). */
+  private void startOver(Verdict verdict) {
+    if (verdict.serverDelay()) {
+      // gRFC A6: a server-chosen delay starts the backoff sequence over.
+      backoffRetries = 0;
+      previousBackoffNanos = 0;
+    } else {
+      backoffRetries++;
+      previousBackoffNanos = verdict.delayNanos();
+    }
+  }
+
+  private boolean fitsDeadline(long delayNanos) {
+    return deadlineNanos == Judge.NO_DEADLINE
+        || Judge.saturatedAdd(runtime.ticker.nanoTime(), delayNanos) < deadlineNanos;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Hedging.
+
+  /** After a hedge (or the first attempt) was created: plans the next one (under lock). */
+  private int planNextHedge() {
+    HedgingPolicy hedging = plan.hedging;
+    if (!hedgeAllowed()) {
+      return 0;
+    }
+    if (hedging.hedgingDelayNanos == 0) {
+      return reserveHedge();
+    }
+    if (fitsDeadline(hedging.hedgingDelayNanos)) {
+      armNextAttempt(hedging.hedgingDelayNanos);
+    }
+    return 0;
+  }
+
+  /** Whether another hedge may be sent, budget aside (under lock). */
+  private boolean hedgeAllowed() {
+    return (phase == Phase.ATTEMPTING || phase == Phase.BACKOFF)
+        && noMoreHedges == null
+        && bufferLimitReason == null
+        && attemptsMade + hedgesReserved < plan.hedging.maxAttempts();
+  }
+
+  /**
+   * Takes a number for the next hedge (under lock), so that the limit holds while the budget is
+   * asked outside the lock; returns the effect that asks it.
+   */
+  private int reserveHedge() {
+    if (!hedgeAllowed()
+        || (deadlineNanos != Judge.NO_DEADLINE && runtime.ticker.nanoTime() >= deadlineNanos)) {
+      return 0;
+    }
+    hedgesReserved++;
+    phase = Phase.ATTEMPTING;
+    return FX_HEDGE;
+  }
+
+  /** Asks the budget for the hedge this thread reserved, then creates it. */
+  private void sendReservedHedge(Caller caller) {
+    while (true) {
+      boolean granted = false;
+      Status failure = null;
+      try {
+        granted = UserCode.tryAcquire(budget, RetryBudget.AttemptKind.HEDGE);
+      } catch (UserCode.Failure e) {
+        failure = e.status;
+      }
+      int fx;
+      synchronized (lock) {
+        hedgesReserved--;
+        if (phase == Phase.ATTEMPTING || phase == Phase.BACKOFF) {
+          if (failure != null) {
+            beginClose(failure, new Metadata(), failure.getDescription(), failure.getCause());
+          } else if (!granted) {
+            if (noMoreHedges == null) {
+              noMoreHedges = "the retry budget refused another attempt";
+              noMoreHedgesOverload = "budget";
+            }
+          } else if (bufferLimitReason == null && noMoreHedges == null) {
+            newAttempt();
+            phase = Phase.ATTEMPTING;
+            cancelNextAttemptTimer();
+          }
+        }
+        fx = phase == Phase.ATTEMPTING && granted ? planNextHedge() : 0;
+        settle();
+        fx |= effects();
+      }
+      runEffects(fx & ~FX_HEDGE, caller);
+      if ((fx & FX_HEDGE) == 0) {
+        return;
+      }
     }
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Buffer accounting (under lock).
+  // Transitions shared by several events (all under lock).
+
+  private void newAttempt() {
+    Attempt<ReqT, RespT> attempt = new Attempt<>(this, ++attemptsMade);
+    attempts.add(attempt);
+  }
+
+  /** Commits the call to {@code attempt}: the others are abandoned, recording stops. */
+  private void commitTo(Attempt<ReqT, RespT> attempt, @Nullable String note) {
+    phase = Phase.COMMITTED;
+    winner = attempt;
+    commitNote = note;
+    if (attempt.fate == Fate.TIMED_OUT && attempt.cancel == CancelOrder.PENDING) {
+      // Its cancellation has not gone out yet: take it back, the attempt is wanted after all.
+      attempt.fate = Fate.CONTENDING;
+      attempt.cancel = CancelOrder.NONE;
+      attempt.cancelMessage = null;
+    }
+    cancelTimer(attempt);
+    releaseRecording();
+    cancelNextAttemptTimer();
+    for (int i = attempts.size() - 1; i >= 0; i--) {
+      Attempt<ReqT, RespT> other = attempts.get(i);
+      if (other != attempt) {
+        abandon(other, "grpc-retry: another attempt won", null);
+      }
+    }
+  }
+
+  /** Gives up on an attempt: its callbacks are dropped and it is cancelled and drained. */
+  private void abandon(Attempt<ReqT, RespT> attempt, @Nullable String message, @Nullable Throwable cause) {
+    if (attempt.fate == Fate.ABANDONED) {
+      return;
+    }
+    attempt.fate = Fate.ABANDONED;
+    cancelTimer(attempt);
+    if (attempt.stage == Stage.PENDING) {
+      closeAttempt(attempt); // Never started: nothing else would close it.
+    } else if (attempt.stage == Stage.REPLAYING || attempt.stage == Stage.LIVE) {
+      attempt.orderCancel(message, cause);
+    }
+  }
+
+  private void closeAttempt(Attempt<ReqT, RespT> attempt) {
+    attempt.stage = Stage.CLOSED;
+    cancelTimer(attempt);
+    attempts.remove(attempt);
+  }
+
+  /**
+   * Fixes the call's final status; every attempt still open is abandoned, and the close is
+   * delivered by the transition that sees the last one close.
+   */
+  private void beginClose(
+      Status status, Metadata trailers, @Nullable String message, @Nullable Throwable cause) {
+    phase = Phase.CLOSING;
+    closeStatus = status;
+    closeTrailers = trailers;
+    releaseRecording();
+    cancelNextAttemptTimer();
+    String why = message != null || cause != null ? message : "grpc-retry: the call ended";
+    for (int i = attempts.size() - 1; i >= 0; i--) {
+      abandon(attempts.get(i), why, cause);
+    }
+  }
+
+  /**
+   * After an event of a call that is not committed: decides between ATTEMPTING and BACKOFF, and
+   * gives up when nothing could ever start or win an attempt again, which no later event would
+   * notice. This check is what keeps a call from hanging.
+   */
+  private void settle() {
+    if (phase != Phase.ATTEMPTING && phase != Phase.BACKOFF) {
+      return;
+    }
+    for (int i = 0; i < attempts.size(); i++) {
+      if (attempts.get(i).fate == Fate.CONTENDING) {
+        phase = Phase.ATTEMPTING;
+        return;
+      }
+    }
+    if (hedgesReserved > 0) {
+      phase = Phase.ATTEMPTING;
+      return;
+    }
+    if (nextAttemptGeneration != 0) {
+      phase = Phase.BACKOFF;
+      return;
+    }
+    Metadata trailers = lastTrailersOrEmpty();
+    if (noMoreHedgesOverload != null) {
+      trailers.put(UpstreamPushbackInterceptor.GAVE_UP_KEY, noMoreHedgesOverload);
+    }
+    beginClose(giveUpStatus(lastStatus, exhaustedReason()), trailers, null, null);
+  }
+
+  private String exhaustedReason() {
+    if (noMoreHedges != null) {
+      return noMoreHedges;
+    }
+    if (bufferLimitReason != null) {
+      return bufferLimitReason;
+    }
+    if (attemptsMade >= plan.policy.maxAttempts()) {
+      return "maxAttempts (" + plan.policy.maxAttempts() + ") reached";
+    }
+    return plan.hedging != null
+        ? "the next hedge would start at or after the deadline"
+        : "no further attempt could start";
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The replay buffer (under lock).
+
+  private boolean recording() {
+    return (phase == Phase.ATTEMPTING || phase == Phase.BACKOFF) && bufferLimitReason == null;
+  }
 
   private void account(long size) {
     long perCall = bufferedBytes + size;
-    if (perCall > config.perCallBufferLimit || perCall < 0) {
-      bufferLimitReason =
-          "the request buffer limit was exceeded (per-call limit of "
-              + config.perCallBufferLimit
-              + " bytes)";
-      stopRecording();
-      return;
+    BufferMeter buffers = runtime.buffers;
+    if (perCall > buffers.perCallLimit || perCall < 0) {
+      overflow(buffers.perCallLimitReason());
+    } else if (!buffers.tryReserve(size)) {
+      overflow(buffers.totalLimitReason());
+    } else {
+      bufferedBytes = perCall;
     }
-    if (config.bufferedBytes.addAndGet(size) > config.totalBufferLimit) {
-      config.bufferedBytes.addAndGet(-size);
-      bufferLimitReason =
-          "the request buffer limit was exceeded (limit of "
-              + config.totalBufferLimit
-              + " bytes for all calls of the interceptor)";
-      stopRecording();
-      return;
-    }
-    bufferedBytes = perCall;
   }
 
-  /** No more retries will need the log: stop counting its bytes. */
-  private void stopRecording() {
-    recording = false;
+  /**
+   * The request outgrew the replay buffer: no later attempt could be given all of it. The oldest
+   * attempt that may still win is committed to (for hedging as for retrying), so that what it has
+   * been sent can be let go; with none in flight the call gives up.
+   */
+  private void overflow(String reason) {
+    releaseRecording();
+    bufferLimitReason = reason;
+    cancelNextAttemptTimer();
+    for (int i = 0; i < attempts.size(); i++) {
+      Attempt<ReqT, RespT> attempt = attempts.get(i);
+      if (attempt.fate == Fate.CONTENDING
+          && attempt.cancel == CancelOrder.NONE
+          && attempt.stage != Stage.JUDGING) {
+        commitTo(attempt, reason);
+        return;
+      }
+    }
+    if (phase == Phase.BACKOFF) {
+      beginClose(giveUpStatus(lastStatus, reason), lastTrailersOrEmpty(), null, null);
+    }
+    // Otherwise an attempt is being judged: its verdict sees bufferLimitReason.
+  }
+
+  private void releaseRecording() {
     if (bufferedBytes > 0) {
-      config.bufferedBytes.addAndGet(-bufferedBytes);
+      runtime.buffers.release(bufferedBytes);
       bufferedBytes = 0;
     }
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Deadlines.
+  // Effects.
+
+  /**
+   * At the end of a transition (under lock): claims what must be done once the lock is released.
+   * Each effect is claimed by one thread only.
+   */
+  private int effects() {
+    int fx = 0;
+    if (phase == Phase.CLOSING && attempts.isEmpty()) {
+      phase = Phase.CLOSED;
+      log.clear();
+      fx |= FX_CLOSE;
+    } else if (!pumping && pickWork()) {
+      pumping = true;
+      fx |= FX_PUMP;
+    }
+    if (phase == Phase.BACKOFF && contextListener == null && context != Context.ROOT) {
+      // Attempts in flight see the Context's cancellation through the channel; during backoff
+      // nothing is in flight, so the call watches it itself.
+      contextListener = this::contextCancelled;
+      fx |= FX_WATCH;
+    }
+    return fx;
+  }
+
+  private void runEffects(int fx, Caller caller) {
+    if (fx == 0) {
+      return;
+    }
+    if ((fx & FX_WATCH) != 0) {
+      watchContext();
+    }
+    if ((fx & FX_CLOSE) != 0) {
+      deliverClose(caller != Caller.CALLBACK);
+    }
+    if ((fx & FX_PUMP) != 0) {
+      if (caller == Caller.TIMER && callExecutor != null) {
+        try {
+          callExecutor.execute(this::pumpLoop);
+        } catch (RejectedExecutionException e) {
+          pumpLoop();
+        }
+      } else {
+        pumpLoop();
+      }
+    }
+    if ((fx & FX_HEDGE) != 0) {
+      sendReservedHedge(caller);
+    }
+  }
+
+  /** Ends the call with {@code status}: user code or the application's listener failed. */
+  private void fail(Status status, Caller caller) {
+    int fx;
+    synchronized (lock) {
+      if (phase == Phase.NEW || phase == Phase.CLOSING || phase == Phase.CLOSED) {
+        return;
+      }
+      beginClose(status, new Metadata(), status.getDescription(), status.getCause());
+      fx = effects();
+    }
+    runEffects(fx, caller);
+  }
+
+  private void watchContext() {
+    Context.CancellationListener listener = contextListener;
+    // A Context already cancelled runs the listener at once, on this thread, outside the lock.
+    context.addListener(listener, Runnable::run);
+    boolean closed;
+    synchronized (lock) {
+      closed = phase == Phase.CLOSED;
+    }
+    if (closed) {
+      context.removeListener(listener);
+    }
+  }
+
+  private void contextCancelled(Context cancelled) {
+    Status status = Contexts.statusFromCancelled(cancelled);
+    if (status == null) {
+      return;
+    }
+    int fx;
+    synchronized (lock) {
+      if (phase != Phase.BACKOFF) {
+        return; // Attempts in flight are cancelled by the channel, which watches the same Context.
+      }
+      beginClose(
+          withLastAttempt(status, lastStatus),
+          lastTrailersOrEmpty(),
+          status.getDescription(),
+          status.getCause());
+      fx = effects();
+    }
+    runEffects(fx, Caller.TIMER);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The outbound pump.
+
+  /**
+   * Picks the next operation to send to an attempt (under lock, by the thread that holds or
+   * claims the pump): cancellations first, then starts, requests and log entries in order.
+   * Returns false when there is none.
+   */
+  private boolean pickWork() {
+    for (int i = 0; i < attempts.size(); i++) {
+      Attempt<ReqT, RespT> attempt = attempts.get(i);
+      Stage stage = attempt.stage;
+      if (stage == Stage.PENDING) {
+        if (attempt.fate == Fate.CONTENDING) {
+          attempt.stage = Stage.REPLAYING;
+          armAttemptTimer(attempt);
+          return work(attempt, W_START, null, 0);
+        }
+        continue;
+      }
+      if (stage != Stage.REPLAYING && stage != Stage.LIVE) {
+        continue;
+      }
+      if (attempt.cancel == CancelOrder.PENDING) {
+        attempt.cancel = attempt.fate == Fate.ABANDONED ? CancelOrder.DRAINED : CancelOrder.SENT;
+        return work(attempt, attempt.cancel == CancelOrder.DRAINED ? W_DRAIN : W_CANCEL, null, 0);
+      }
+      if (attempt.fate == Fate.ABANDONED) {
+        if (attempt.cancel == CancelOrder.SENT) {
+          attempt.cancel = CancelOrder.DRAINED;
+          return work(attempt, W_DRAIN, null, 0);
+        }
+        continue;
+      }
+      boolean sends = attempt.fate == Fate.CONTENDING && attempt.cancel == CancelOrder.NONE;
+      if ((sends || attempt == winner) && attempt.requestSent < requested) {
+        int count = requested - attempt.requestSent;
+        attempt.requestSent = requested;
+        return work(attempt, W_REQUEST, null, count);
+      }
+      if (!sends) {
+        continue;
+      }
+      if (attempt.sent < log.end()) {
+        return work(attempt, W_SEND, log.get(attempt.sent++), 0);
+      }
+      if (stage == Stage.REPLAYING) {
+        attempt.stage = Stage.LIVE;
+        if (attempt.number > 1 || attempt.readyMissed) {
+          attempt.readyMissed = false;
+          return work(attempt, W_READY, null, 0);
+        }
+      }
+    }
+    trimLog();
+    return false;
+  }
+
+  private boolean work(Attempt<ReqT, RespT> attempt, int kind, @Nullable Object entry, int count) {
+    workAttempt = attempt;
+    workKind = kind;
+    workEntry = entry;
+    workCount = count;
+    return true;
+  }
+
+  /** Drops the log entries that no attempt will read again (under lock). */
+  private void trimLog() {
+    if (recording() || log.size() == 0) {
+      return;
+    }
+    long keep = log.end();
+    for (int i = 0; i < attempts.size(); i++) {
+      Attempt<ReqT, RespT> attempt = attempts.get(i);
+      if (attempt.fate == Fate.CONTENDING && attempt.cancel == CancelOrder.NONE) {
+        keep = Math.min(keep, attempt.sent);
+      }
+    }
+    log.dropBefore(keep);
+  }
+
+  /** Sends operations to attempts until there is nothing left to send; holds the pump meanwhile. */
+  private void pumpLoop() {
+    while (true) {
+      Attempt<ReqT, RespT> attempt = workAttempt;
+      int kind = workKind;
+      Object entry = workEntry;
+      int count = workCount;
+      workAttempt = null;
+      workEntry = null;
+      perform(attempt, kind, entry, count);
+      synchronized (lock) {
+        if (!pickWork()) {
+          pumping = false;
+          return;
+        }
+      }
+    }
+  }
+
+  @SuppressWarnings("unchecked")
+  private void perform(Attempt<ReqT, RespT> attempt, int kind, @Nullable Object entry, int count) {
+    switch (kind) {
+      case W_START:
+        startAttempt(attempt);
+        return;
+      case W_REQUEST:
+        try {
+          attempt.call.request(count);
+        } catch (RuntimeException | Error e) {
+          outboundFailed(attempt, "request", e);
+        }
+        return;
+      case W_SEND:
+        try {
+          if (entry instanceof Control) {
+            ((Control) entry).replay(attempt.call);
+          } else {
+            attempt.call.sendMessage((ReqT) entry);
+          }
+        } catch (RuntimeException | Error e) {
+          outboundFailed(attempt, entry instanceof Control ? entry.toString() : "sendMessage", e);
+        }
+        return;
+      case W_CANCEL:
+      case W_DRAIN:
+        cancelAttempt(attempt, kind == W_DRAIN);
+        return;
+      case W_READY:
+        ClientCall<ReqT, RespT> call = attempt.call;
+        if (call.isReady()) {
+          deliverReady(attempt);
+        }
+        return;
+      default:
+        throw new AssertionError(kind);
+    }
+  }
+
+  private void startAttempt(Attempt<ReqT, RespT> attempt) {
+    Metadata headers;
+    if (attempt.number == 1 && firstHeaders != null) {
+      headers = firstHeaders;
+      firstHeaders = null;
+    } else {
+      headers = new Metadata();
+      headers.merge(pristineHeaders);
+      if (attempt.number > 1) {
+        headers.put(PREVIOUS_ATTEMPTS_KEY, Integer.toString(attempt.number - 1));
+      }
+    }
+    ClientCall<ReqT, RespT> call = null;
+    Throwable failure = null;
+    Context previous = context.attach();
+    try {
+      call = next.newCall(method, attemptOptions);
+      attempt.call = call;
+      call.start(attempt, headers);
+    } catch (RuntimeException | Error e) {
+      failure = e;
+    } finally {
+      context.detach(previous);
+    }
+    if (failure != null) {
+      startFailed(attempt, call, failure);
+    }
+  }
+
+  /**
+   * Starting an attempt threw (an interceptor below us, say): no close will come from it, so it is
+   * closed here, and the call ends with INTERNAL, as the exception would have ended a plain call.
+   */
+  private void startFailed(
+      Attempt<ReqT, RespT> attempt, @Nullable ClientCall<ReqT, RespT> call, Throwable failure) {
+    if (call != null) {
+      try {
+        call.cancel("grpc-retry: starting the attempt failed", failure);
+      } catch (RuntimeException | Error e) {
+        failure.addSuppressed(e);
+      }
+    }
+    Status status =
+        Status.INTERNAL
+            .withDescription(
+                "grpc-retry: starting attempt " + attempt.number + " on the channel failed: " + failure)
+            .withCause(failure);
+    int fx;
+    synchronized (lock) {
+      if (attempt.stage != Stage.CLOSED) {
+        closeAttempt(attempt);
+      }
+      if (phase != Phase.CLOSING && phase != Phase.CLOSED) {
+        beginClose(status, new Metadata(), status.getDescription(), failure);
+      }
+      fx = effects();
+    }
+    runEffects(fx, Caller.CALLBACK);
+  }
+
+  private void outboundFailed(Attempt<ReqT, RespT> attempt, String operation, Throwable failure) {
+    fail(
+        Status.INTERNAL
+            .withDescription(
+                "grpc-retry: " + operation + " on attempt " + attempt.number + " failed: " + failure)
+            .withCause(failure),
+        Caller.CALLBACK);
+  }
+
+  /**
+   * Cancels an attempt; an abandoned one is also asked for everything its transport still holds,
+   * since the in-process transport delivers the close of a stream whose server has finished only
+   * once its queued messages are read, and the call waits for every attempt's close.
+   */
+  private void cancelAttempt(Attempt<ReqT, RespT> attempt, boolean drain) {
+    ClientCall<ReqT, RespT> call = attempt.call;
+    try {
+      call.cancel(attempt.cancelMessage, attempt.cancelCause);
+      if (drain) {
+        call.request(Integer.MAX_VALUE);
+      }
+    } catch (RuntimeException | Error e) {
+      logger.log(Level.WARNING, "cancelling " + attempt + " of " + this + " failed", e);
+      attemptClosed(
+          attempt,
+          Status.CANCELLED.withDescription("grpc-retry: cancelling the attempt failed").withCause(e),
+          new Metadata());
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Application callbacks.
+
+  /** Whether an onReady of {@code attempt} reaches the application (under lock). */
+  private boolean readinessCounts(Attempt<ReqT, RespT> attempt) {
+    if (attempt.stage != Stage.LIVE) {
+      return false;
+    }
+    if (phase == Phase.COMMITTED) {
+      return attempt == winner && attempt.cancel == CancelOrder.NONE;
+    }
+    return phase == Phase.ATTEMPTING
+        && attempt.fate == Fate.CONTENDING
+        && attempt.cancel == CancelOrder.NONE;
+  }
+
+  private void deliverReady(Attempt<ReqT, RespT> attempt) {
+    synchronized (lock) {
+      if (!readinessCounts(attempt)) {
+        if (attempt.stage == Stage.REPLAYING
+            && attempt.fate == Fate.CONTENDING
+            && (phase == Phase.ATTEMPTING || winner == attempt)) {
+          attempt.readyMissed = true; // Delivered by the pump once the attempt has caught up.
+        }
+        return;
+      }
+      if (!enterDelivery(CB_READY, null)) {
+        return;
+      }
+    }
+    invoke(CB_READY, null);
+    exitDelivery();
+  }
+
+  /**
+   * Claims the application's listener for one callback (under lock); if another thread is inside
+   * it, the callback is queued for that thread to run, and this returns false.
+   */
+  private boolean enterDelivery(int kind, @Nullable Object payload) {
+    if (!delivering) {
+      delivering = true;
+      return true;
+    }
+    enqueue(() -> invoke(kind, payload));
+    return false;
+  }
+
+  private void enqueue(Runnable callback) {
+    if (queued == null) {
+      queued = new ArrayDeque<>(4);
+    }
+    queued.add(callback);
+  }
+
+  /** Runs the callbacks other threads queued meanwhile, then lets go of the listener. */
+  private void exitDelivery() {
+    while (true) {
+      Runnable callback;
+      synchronized (lock) {
+        callback = queued == null ? null : queued.poll();
+        if (callback == null) {
+          delivering = false;
+          return;
+        }
+      }
+      callback.run();
+    }
+  }
+
+  @SuppressWarnings("unchecked")
+  private void invoke(int kind, @Nullable Object payload) {
+    try {
+      switch (kind) {
+        case CB_HEADERS:
+          app.onHeaders((Metadata) payload);
+          return;
+        case CB_MESSAGE:
+          app.onMessage((RespT) payload);
+          return;
+        case CB_READY:
+          app.onReady();
+          return;
+        default:
+          throw new AssertionError(kind);
+      }
+    } catch (RuntimeException | Error e) {
+      appThrew(kind, e);
+    }
+  }
+
+  /**
+   * The application's listener threw: the call is cancelled with the status grpc-java's own
+   * ClientCallImpl uses, and nothing more but the close reaches the listener.
+   */
+  private void appThrew(int kind, Throwable failure) {
+    String what =
+        kind == CB_HEADERS
+            ? "Failed to read headers"
+            : kind == CB_MESSAGE ? "Failed to read message." : "Failed to call onReady.";
+    Status status = Status.CANCELLED.withDescription(what).withCause(failure);
+    int fx;
+    synchronized (lock) {
+      if (phase == Phase.NEW || phase == Phase.CLOSING || phase == Phase.CLOSED) {
+        return;
+      }
+      if (queued != null) {
+        queued.clear();
+      }
+      beginClose(status, new Metadata(), what, failure);
+      fx = effects();
+    }
+    runEffects(fx, Caller.TIMER);
+  }
+
+  private void deliverClose(boolean viaExecutor) {
+    Context.CancellationListener listener = contextListener;
+    if (listener != null) {
+      context.removeListener(listener);
+    }
+    if (viaExecutor && callExecutor != null) {
+      try {
+        callExecutor.execute(this::runClose);
+        return;
+      } catch (RejectedExecutionException e) {
+        // Nothing else can run the callback: run it here rather than lose it.
+      }
+    }
+    runClose();
+  }
+
+  private void runClose() {
+    synchronized (lock) {
+      if (delivering) {
+        enqueue(this::invokeClose);
+        return;
+      }
+      delivering = true;
+    }
+    invokeClose();
+  }
+
+  private void invokeClose() {
+    Status status;
+    Metadata trailers;
+    synchronized (lock) {
+      status = closeStatus;
+      trailers = closeTrailers;
+    }
+    try {
+      app.onClose(status, trailers);
+    } catch (RuntimeException | Error e) {
+      logger.log(Level.WARNING, "Exception thrown by ClientCall.Listener.onClose", e);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Deadlines and statuses.
 
   /** Fixes the call's deadline: the earlier of the caller's two, else the policy's timeout. */
-  private void computeDeadline(Context ctx) {
-    Deadline optionsDeadline = baseOptions.getDeadline();
+  private void fixDeadline(Context ctx) {
+    Deadline optionsDeadline = attemptOptions.getDeadline();
     Deadline contextDeadline = ctx.getDeadline();
+    if (optionsDeadline == null && contextDeadline == null) {
+      if (plan.timeoutNanos == 0) {
+        return;
+      }
+      attemptOptions =
+          attemptOptions.withDeadline(
+              Deadline.after(plan.timeoutNanos, TimeUnit.NANOSECONDS, runtime.ticker));
+      deadlineNanos = Judge.saturatedAdd(runtime.ticker.nanoTime(), plan.timeoutNanos);
+      return;
+    }
     long remaining = Long.MAX_VALUE;
     if (optionsDeadline != null) {
       remaining = optionsDeadline.timeRemaining(TimeUnit.NANOSECONDS);
@@ -424,924 +1553,35 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     if (contextDeadline != null) {
       remaining = Math.min(remaining, contextDeadline.timeRemaining(TimeUnit.NANOSECONDS));
     }
-    if (optionsDeadline == null && contextDeadline == null && policyTimeoutNanos > 0) {
-      remaining = policyTimeoutNanos;
-      baseOptions =
-          baseOptions.withDeadline(Deadline.after(remaining, TimeUnit.NANOSECONDS, config.ticker));
-    }
-    hasDeadline = remaining != Long.MAX_VALUE;
-    if (hasDeadline) {
-      deadlineNanos = saturatedAdd(config.ticker.nanoTime(), remaining);
-    }
-  }
-
-  private static long saturatedAdd(long a, long b) {
-    long sum = a + b;
-    return ((a ^ sum) & (b ^ sum)) < 0 ? Long.MAX_VALUE : sum;
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // Attempts.
-
-  /** Creates the next attempt and adds it to the open ones (under lock). */
-  private Attempt newAttempt() {
-    CallOptions options = baseOptions;
-    long attemptDeadline = hasDeadline ? deadlineNanos : Long.MAX_VALUE;
-    boolean ownTimeout = false;
-    if (perAttemptTimeoutNanos > 0) {
-      long limit = saturatedAdd(config.ticker.nanoTime(), perAttemptTimeoutNanos);
-      if (limit < attemptDeadline) {
-        attemptDeadline = limit;
-        ownTimeout = true;
-        options =
-            options.withDeadline(
-                Deadline.after(perAttemptTimeoutNanos, TimeUnit.NANOSECONDS, config.ticker));
-      }
-    }
-    Attempt attempt = new Attempt(attempts++, options, attemptDeadline, ownTimeout);
-    open.add(attempt);
-    if (ownTimeout) {
-      attempt.timer =
-          config.scheduler.schedule(
-              () -> attemptTimedOut(attempt), perAttemptTimeoutNanos, TimeUnit.NANOSECONDS);
-    }
-    return attempt;
-  }
-
-  private Metadata headersFor(Attempt attempt) {
-    synchronized (lock) {
-      if (attempt.index == 0 && firstAttemptHeaders != null) {
-        Metadata headers = firstAttemptHeaders;
-        firstAttemptHeaders = null;
-        return headers;
-      }
-    }
-    Metadata headers = new Metadata();
-    headers.merge(headersCopy);
-    if (attempt.index > 0) {
-      headers.put(PREVIOUS_ATTEMPTS_KEY, Integer.toString(attempt.index));
-    }
-    return headers;
-  }
-
-  /**
-   * Sends an attempt what it has not yet been sent: its start, the requested message count and
-   * the logged operations, in order. Only one thread drains a given attempt at a time; a thread
-   * that finds another draining leaves its operation in the log for that thread to send.
-   */
-  private void drain(Attempt attempt) {
-    synchronized (lock) {
-      if (attempt.draining) {
-        return;
-      }
-      attempt.draining = true;
-    }
-    drainClaimed(attempt);
-  }
-
-  /** {@link #drain} for a thread that has already set {@code attempt.draining} under the lock. */
-  private void drainClaimed(Attempt attempt) {
-    boolean replayed = false;
-    while (true) {
-      int kind;
-      Object op = null;
-      int count = 0;
-      synchronized (lock) {
-        if (attempt.cancelled || attempt.closed) {
-          attempt.draining = false;
-          return;
-        }
-        if (attempt.cancelRequested) {
-          attempt.cancelled = true;
-          kind = attempt.started ? OP_CANCEL : OP_ABANDON_UNSTARTED;
-        } else if (!attempt.started) {
-          attempt.started = true;
-          kind = OP_START;
-        } else if (attempt.requestSent < requested) {
-          count = requested - attempt.requestSent;
-          attempt.requestSent = requested;
-          kind = OP_REQUEST;
-        } else if (attempt.replayed < log.size()) {
-          op = log.get(attempt.replayed++);
-          kind = OP_OUTBOUND;
-        } else {
-          attempt.draining = false;
-          if (!attempt.live) {
-            attempt.live = true;
-            replayed = attempt.index > 0;
-          }
-          if (!recording && open.size() == 1 && open.get(0) == attempt) {
-            // No other attempt will read the log: it was only a hand-off queue.
-            log.clear();
-            attempt.replayed = 0;
-          }
-          break;
-        }
-      }
-      try {
-        perform(attempt, kind, op, count);
-      } catch (RuntimeException e) {
-        failAttempt(attempt, e);
-        return;
-      }
-      if (kind == OP_ABANDON_UNSTARTED) {
-        synchronized (lock) {
-          attempt.draining = false;
-        }
-        return;
-      }
-    }
-    if (replayed) {
-      readyAfterReplay(attempt);
-    }
-  }
-
-  private static final int OP_START = 0;
-  private static final int OP_REQUEST = 1;
-  private static final int OP_OUTBOUND = 2;
-  private static final int OP_CANCEL = 3;
-  private static final int OP_ABANDON_UNSTARTED = 4;
-
-  private void perform(Attempt attempt, int kind, @Nullable Object op, int count) {
-    switch (kind) {
-      case OP_START:
-        startAttempt(attempt);
-        return;
-      case OP_REQUEST:
-        attempt.call.request(count);
-        return;
-      case OP_OUTBOUND:
-        if (op == HALF_CLOSE) {
-          attempt.call.halfClose();
-        } else if (op == COMPRESSION_ON) {
-          attempt.call.setMessageCompression(true);
-        } else if (op == COMPRESSION_OFF) {
-          attempt.call.setMessageCompression(false);
-        } else {
-          @SuppressWarnings("unchecked")
-          ReqT message = (ReqT) op;
-          attempt.call.sendMessage(message);
-        }
-        return;
-      case OP_CANCEL:
-        attempt.call.cancel(attempt.cancelMessage, attempt.cancelCause);
-        return;
-      case OP_ABANDON_UNSTARTED:
-        // Never started, so no onClose will come from the channel: close it here.
-        attemptClosed(attempt, attempt.cancelStatus(), new Metadata(), true);
-        return;
-      default:
-        throw new AssertionError(kind);
-    }
-  }
-
-  private void startAttempt(Attempt attempt) {
-    Metadata headers = headersFor(attempt);
-    Context previous = context.attach();
-    try {
-      ClientCall<ReqT, RespT> call = next.newCall(method, attempt.options);
-      attempt.call = call;
-      call.start(attempt, headers);
-    } finally {
-      context.detach(previous);
-    }
-  }
-
-  /** An operation on an attempt threw: end the attempt, and with it the call. */
-  private void failAttempt(Attempt attempt, RuntimeException e) {
-    boolean started;
-    synchronized (lock) {
-      attempt.draining = false;
-      attempt.failure = e;
-      started = attempt.call != null && !attempt.cancelled;
-      attempt.cancelled = true;
-    }
-    if (started) {
-      attempt.call.cancel("grpc-retry: sending to the attempt failed", e);
-    } else {
-      attemptClosed(
-          attempt,
-          Status.INTERNAL.withDescription("grpc-retry: starting an attempt failed").withCause(e),
-          new Metadata(),
-          true);
-    }
-  }
-
-  private void readyAfterReplay(Attempt attempt) {
-    SerializedListener<RespT> listener;
-    synchronized (lock) {
-      if (closed
-          || attempt.abandoned
-          || attempt.closed
-          || attempt.call == null
-          || (committed != null && committed != attempt)) {
-        return;
-      }
-      listener = app;
-    }
-    if (attempt.call.isReady()) {
-      listener.onReady();
-    }
-  }
-
-  private Status perAttemptTimeoutStatus() {
-    return Status.DEADLINE_EXCEEDED.withDescription(
-        "grpc-retry: per-attempt timeout of " + Duration.ofNanos(perAttemptTimeoutNanos) + " exceeded");
-  }
-
-  private void attemptTimedOut(Attempt attempt) {
-    synchronized (lock) {
-      attempt.timer = null;
-      if (attempt.closed || attempt.cancelRequested) {
-        return;
-      }
-      attempt.timedOut = true;
-      attempt.requestCancel(
-          "grpc-retry: per-attempt timeout of " + Duration.ofNanos(perAttemptTimeoutNanos) + " exceeded",
-          null);
-    }
-    drain(attempt);
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // Responses.
-
-  private void attemptHeaders(Attempt attempt, Metadata headers) {
-    SerializedListener<RespT> listener = commitForResponse(attempt);
-    if (listener != null) {
-      listener.onHeaders(headers);
-    }
-  }
-
-  private void attemptMessage(Attempt attempt, RespT message) {
-    SerializedListener<RespT> listener = commitForResponse(attempt);
-    if (listener != null) {
-      listener.onMessage(message);
-    }
-  }
-
-  /**
-   * A response arrived on {@code attempt}: commits the call to it if not yet committed, and
-   * returns the listener to pass the response to, or null if the response must be dropped.
-   */
-  private @Nullable SerializedListener<RespT> commitForResponse(Attempt attempt) {
-    SerializedListener<RespT> listener;
-    boolean firstAnswer;
-    List<Attempt> losers;
-    synchronized (lock) {
-      firstAnswer = !attempt.answered;
-      losers = commitTo(attempt);
-      if (losers == null) {
-        return null;
-      }
-      listener = app;
-    }
-    afterCommit(attempt, firstAnswer, losers);
-    return listener;
-  }
-
-  private void afterCommit(Attempt winner, boolean firstAnswer, List<Attempt> losers) {
-    if (firstAnswer) {
-      budget.recordOutcome(winner.index + 1, RetryBudget.Outcome.SUCCESS);
-    }
-    for (Attempt loser : losers) {
-      drain(loser);
-    }
-  }
-
-  private void attemptReady(Attempt attempt) {
-    SerializedListener<RespT> listener;
-    synchronized (lock) {
-      if (closed
-          || attempt.abandoned
-          || !attempt.live
-          || (committed != null && committed != attempt)) {
-        return;
-      }
-      listener = app;
-    }
-    listener.onReady();
-  }
-
-  /**
-   * Commits the call to {@code attempt} (under lock). Returns null if the attempt's responses must
-   * be dropped, else the attempts it beat, abandoned and to be cancelled (usually none).
-   */
-  private @Nullable List<Attempt> commitTo(Attempt attempt) {
-    if (closed || attempt.abandoned || attempt.cancelled) {
-      return null;
-    }
-    if (committed == null) {
-      committed = attempt;
-      stopRecording();
-      attempt.answered = true;
-      cancelNextAttemptTimer();
-      return abandonOthers(attempt, "grpc-retry: another attempt won");
-    }
-    return committed == attempt ? Collections.emptyList() : null;
-  }
-
-  /** Abandons every open attempt but {@code keep} (under lock); returns them, to be drained. */
-  private List<Attempt> abandonOthers(@Nullable Attempt keep, String why) {
-    List<Attempt> others = Collections.emptyList();
-    for (Attempt other : open) {
-      if (other != keep && !other.abandoned) {
-        other.abandoned = true;
-        if (!other.cancelRequested) {
-          other.requestCancel(why, null);
-        }
-        if (others.isEmpty()) {
-          others = new ArrayList<>(2);
-        }
-        others.add(other);
-      }
-    }
-    return others;
-  }
-
-
-
-  /** What became of a failed attempt, worked out outside the lock. */
-  private static final class Verdict {
-    Status status;
-    @Nullable String stopReason;
-    /** Set when retrying stopped for overload: the value of the upstream marker. */
-    @Nullable String overload;
-    long delayNanos;
-    boolean serverDelay;
-
-    Verdict(Status status) {
-      this.status = status;
-    }
-  }
-
-  private void attemptClosed(Attempt attempt, Status status, Metadata trailers, boolean synthetic) {
-    ScheduledFuture<?> timer;
-    Status finalStatus = null;
-    Metadata finalTrailers = trailers;
-    Status heldClose = null;
-    Metadata heldTrailers = null;
-    List<Attempt> losers = Collections.emptyList();
-    int attemptNumber = -1;
-    boolean unanswered;
-    synchronized (lock) {
-      unanswered = !attempt.answered;
-      attempt.answered = true;
-      attempt.closed = true;
-      timer = attempt.timer;
-      attempt.timer = null;
-      open.remove(attempt);
-      if (closed || attempt.abandoned) {
-        // Nothing of this attempt reaches the application; it may be the last one the final
-        // close was waiting for.
-        if (closed && pendingClose != null && open.isEmpty()) {
-          heldClose = pendingClose;
-          heldTrailers = pendingCloseTrailers;
-          pendingClose = null;
-          pendingCloseTrailers = null;
-        }
-      } else {
-        attemptNumber = attempt.index + 1;
-        lastStatus = status;
-        lastTrailers = trailers;
-        if (committed == attempt) {
-          finalStatus = attempt.timedOut ? perAttemptTimeoutStatus() : status;
-        } else if (cancelStatus != null && cancelledByApplication) {
-          if (!hasLiveAttempt()) {
-            finalStatus = cancelStatus;
-            finalTrailers = new Metadata();
-          } else {
-            attemptNumber = -1; // The others' closes will end the call.
-          }
-        } else if (attempt.failure != null || status.isOk() || context.isCancelled()) {
-          finalStatus = status;
-        }
-        if (finalStatus != null) {
-          losers = abandonOthers(attempt, "grpc-retry: the call ended");
-          markClosed();
-        } else if (attemptNumber > 0) {
-          deciding++;
-        }
-      }
-    }
-    if (timer != null) {
-      timer.cancel(false);
-    }
-    for (Attempt loser : losers) {
-      drain(loser);
-    }
-    if (heldClose != null) {
-      finishClose(heldClose, heldTrailers, false);
-      return;
-    }
-    if (attemptNumber < 0) {
-      return;
-    }
-    if (finalStatus != null) {
-      if (status.isOk() && unanswered) {
-        // An OK with no headers and no message (a trailers-only response).
-        budget.recordOutcome(attemptNumber, RetryBudget.Outcome.SUCCESS);
-      }
-      finishClose(finalStatus, finalTrailers, synthetic);
-      return;
-    }
-    if (hedging != null) {
-      decideHedge(attempt, attemptNumber, status, trailers, synthetic);
-    } else {
-      decide(attempt, attemptNumber, status, trailers, synthetic);
-    }
-  }
-
-  /** Whether an attempt that is not abandoned is still open (under lock). */
-  private boolean hasLiveAttempt() {
-    for (Attempt attempt : open) {
-      if (!attempt.abandoned) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  /** The attempt failed before commit: retry it, or end the call with its status. */
-  private void decide(
-      Attempt attempt, int attemptNumber, Status status, Metadata trailers, boolean synthetic) {
-    long now = config.ticker.nanoTime();
-    boolean deadlineHit =
-        attempt.deadlineNanos != Long.MAX_VALUE
-            && now >= attempt.deadlineNanos - DEADLINE_TOLERANCE_NANOS;
-    boolean attemptTimedOut =
-        attempt.timedOut
-            || (attempt.ownTimeout && deadlineHit && status.getCode() == Status.Code.DEADLINE_EXCEEDED);
-    Verdict verdict = new Verdict(attemptTimedOut ? perAttemptTimeoutStatus() : status);
-    boolean callDeadlineHit =
-        hasDeadline && now >= deadlineNanos - DEADLINE_TOLERANCE_NANOS;
-    long hint = ServerHints.retryDelayNanos(status, trailers);
-    if (callDeadlineHit) {
-      verdict.stopReason = "the call's deadline was exceeded";
-      budget.recordOutcome(attemptNumber, RetryBudget.Outcome.NON_RETRYABLE_FAILURE);
-    } else {
-      AttemptFailure failure =
-          new AttemptFailure(
-              verdict.status, trailers, method, policy, attemptNumber, attemptTimedOut);
-      StatusClassifier.Category category = config.classifier.classify(failure);
-      boolean retryable = category == StatusClassifier.Category.RETRYABLE;
-      budget.recordOutcome(
-          attemptNumber,
-          retryable || hint == ServerHints.DO_NOT_RETRY
-              ? RetryBudget.Outcome.RETRYABLE_FAILURE
-              : RetryBudget.Outcome.NON_RETRYABLE_FAILURE);
-      if (!retryable) {
-        verdict.stopReason =
-            attemptTimedOut
-                ? "a per-attempt timeout is retried only for idempotent or side-effect-free methods"
-                : "status " + status.getCode() + " is not retryable";
-      } else if (hint == ServerHints.DO_NOT_RETRY) {
-        verdict.stopReason = "the server asked not to retry (grpc-retry-pushback-ms)";
-        verdict.overload = "pushback";
-      } else if (attemptNumber >= retry.maxAttempts()) {
-        verdict.stopReason = "maxAttempts (" + retry.maxAttempts() + ") reached";
-      } else if (bufferLimitExceeded() != null) {
-        verdict.stopReason = bufferLimitExceeded();
-      } else {
-        planRetry(verdict, hint, now);
-      }
-    }
-    Attempt next = null;
-    Status closeWith;
-    synchronized (lock) {
-      deciding--;
-      if (closed) {
-        return;
-      }
-      if (cancelStatus != null) {
-        closeWith = cancelledByApplication ? cancelStatus : withLastAttempt(cancelStatus, verdict.status);
-      } else if (verdict.stopReason == null && bufferLimitReason != null) {
-        closeWith = giveUpStatus(verdict.status, bufferLimitReason);
-      } else if (verdict.stopReason != null) {
-        closeWith = giveUpStatus(verdict.status, verdict.stopReason);
-      } else {
-        closeWith = null;
-        if (verdict.delayNanos == 0) {
-          next = newAttempt();
-        } else {
-          nextAttemptTimer =
-              config.scheduler.schedule(
-                  this::nextAttemptDue, verdict.delayNanos, TimeUnit.NANOSECONDS);
-          watchContext();
-        }
-      }
-      if (closeWith != null) {
-        markClosed();
-      }
-    }
-    if (closeWith != null) {
-      if (verdict.overload != null && cancelStatus == null) {
-        trailers.put(UpstreamPushbackInterceptor.GAVE_UP_KEY, verdict.overload);
-      }
-      finishClose(closeWith, trailers, synthetic);
-    } else if (next != null) {
-      startOnCallExecutor(next);
-    }
-  }
-
-  /** A hedge closed before commit: send the next, wait for the others, or end the call. */
-  private void decideHedge(
-      Attempt attempt, int attemptNumber, Status status, Metadata trailers, boolean synthetic) {
-    long now = config.ticker.nanoTime();
-    boolean callDeadlineHit = hasDeadline && now >= deadlineNanos - DEADLINE_TOLERANCE_NANOS;
-    long hint = ServerHints.retryDelayNanos(status, trailers);
-    String fatalReason = null;
-    if (callDeadlineHit) {
-      fatalReason = "the call's deadline was exceeded";
-      budget.recordOutcome(attemptNumber, RetryBudget.Outcome.NON_RETRYABLE_FAILURE);
-    } else {
-      AttemptFailure failure =
-          new AttemptFailure(status, trailers, method, policy, attemptNumber, false);
-      boolean nonFatal =
-          config.classifier.classify(failure) == StatusClassifier.Category.RETRYABLE;
-      budget.recordOutcome(
-          attemptNumber,
-          nonFatal || hint == ServerHints.DO_NOT_RETRY
-              ? RetryBudget.Outcome.RETRYABLE_FAILURE
-              : RetryBudget.Outcome.NON_RETRYABLE_FAILURE);
-      if (!nonFatal) {
-        fatalReason = "status " + status.getCode() + " is fatal (not in nonFatalStatusCodes)";
-      }
-    }
-    boolean sendNow = false;
-    Status closeWith = null;
-    String overload = null;
-    List<Attempt> losers = Collections.emptyList();
-    synchronized (lock) {
-      deciding--;
-      if (closed) {
-        return;
-      }
-      if (cancelStatus != null) {
-        if (hasLiveAttempt()) {
-          return; // The others' closes end the call.
-        }
-        closeWith = cancelledByApplication ? cancelStatus : withLastAttempt(cancelStatus, status);
-      } else if (fatalReason != null) {
-        losers = abandonOthers(null, "grpc-retry: another attempt failed fatally");
-        closeWith = giveUpStatus(status, fatalReason);
-      } else {
-        if (hint == ServerHints.DO_NOT_RETRY && noMoreHedges == null) {
-          noMoreHedges = "the server asked not to retry (grpc-retry-pushback-ms)";
-          noMoreHedgesOverload = "pushback";
-          cancelNextAttemptTimer();
-        }
-        if (noMoreHedges == null && attempts < hedging.maxAttempts()) {
-          cancelNextAttemptTimer();
-          if (hint < 0) {
-            sendNow = true;
-          } else if (!hasDeadline || saturatedAdd(now, hint) < deadlineNanos) {
-            // The server's delay replaces the hedging delay for the next hedge.
-            nextAttemptTimer =
-                config.scheduler.schedule(this::nextAttemptDue, hint, TimeUnit.NANOSECONDS);
-            watchContext();
-          }
-        } else {
-          // Nothing more will be sent: a hedging timer armed earlier has nothing to do.
-          cancelNextAttemptTimer();
-        }
-        if (!sendNow && nextAttemptTimer == null && !hasLiveAttempt()) {
-          closeWith =
-              giveUpStatus(
-                  status,
-                  noMoreHedges != null
-                      ? noMoreHedges
-                      : attempts >= hedging.maxAttempts()
-                          ? "maxAttempts (" + hedging.maxAttempts() + ") reached"
-                          : "the next hedge would start at or after the deadline");
-          overload = noMoreHedgesOverload;
-        }
-      }
-      if (closeWith != null) {
-        markClosed();
-      }
-    }
-    for (Attempt loser : losers) {
-      drain(loser);
-    }
-    if (closeWith != null) {
-      if (overload != null && cancelStatus == null) {
-        trailers.put(UpstreamPushbackInterceptor.GAVE_UP_KEY, overload);
-      }
-      finishClose(closeWith, trailers, synthetic);
-    } else if (sendNow) {
-      sendHedge(false);
-    }
-  }
-
-  /**
-   * Schedules the next hedge {@code delayNanos} from now, or sends it at once when the delay is
-   * zero, unless the call is committed, closed or out of hedges.
-   */
-  private void planNextHedge(long delayNanos, boolean onTimerThread) {
-    synchronized (lock) {
-      if (closed
-          || committed != null
-          || noMoreHedges != null
-          || attempts >= hedging.maxAttempts()
-          || nextAttemptTimer != null) {
-        return;
-      }
-      if (delayNanos > 0) {
-        long now = config.ticker.nanoTime();
-        if (!hasDeadline || saturatedAdd(now, delayNanos) < deadlineNanos) {
-          nextAttemptTimer =
-              config.scheduler.schedule(this::nextAttemptDue, delayNanos, TimeUnit.NANOSECONDS);
-        }
-        return;
-      }
-    }
-    sendHedge(onTimerThread);
-  }
-
-  /** Sends one more hedge if the budget allows, then plans the one after it. */
-  private void sendHedge(boolean onTimerThread) {
-    Status closeNow = null;
-    Metadata closeTrailers = null;
-    synchronized (lock) {
-      if (closed || committed != null) {
-        return;
-      }
-      if (noMoreHedges != null || attempts >= hedging.maxAttempts()) {
-        // A timer that fired with nothing left to send: if nothing is in flight either, the
-        // call ends here, since no other event would end it.
-        if (!hasLiveAttempt() && deciding == 0 && nextAttemptTimer == null) {
-          closeNow =
-              giveUpStatus(
-                  lastStatus,
-                  noMoreHedges != null
-                      ? noMoreHedges
-                      : "maxAttempts (" + hedging.maxAttempts() + ") reached");
-          closeTrailers = lastTrailers != null ? lastTrailers : new Metadata();
-          if (noMoreHedgesOverload != null) {
-            closeTrailers.put(UpstreamPushbackInterceptor.GAVE_UP_KEY, noMoreHedgesOverload);
-          }
-          markClosed();
-        }
-      }
-    }
-    if (closeNow != null) {
-      finishClose(closeNow, closeTrailers, onTimerThread);
-      return;
-    }
-    synchronized (lock) {
-      if (noMoreHedges != null || attempts >= hedging.maxAttempts()) {
-        return;
-      }
-    }
-    Attempt hedge = null;
-    Status closeWith = null;
-    Metadata trailers = null;
-    if (!budget.tryAcquire(RetryBudget.AttemptKind.HEDGE)) {
-      synchronized (lock) {
-        if (closed) {
-          return;
-        }
-        noMoreHedges = "the retry budget refused another attempt";
-        noMoreHedgesOverload = "budget";
-        if (!hasLiveAttempt() && deciding == 0 && nextAttemptTimer == null) {
-          closeWith = giveUpStatus(lastStatus, noMoreHedges);
-          trailers = lastTrailers != null ? lastTrailers : new Metadata();
-          markClosed();
-        }
-      }
-      if (closeWith != null) {
-        trailers.put(UpstreamPushbackInterceptor.GAVE_UP_KEY, "budget");
-        finishClose(closeWith, trailers, true);
-      }
-      return;
-    }
-    synchronized (lock) {
-      if (closed || committed != null) {
-        return;
-      }
-      hedge = newAttempt();
-    }
-    if (onTimerThread) {
-      startOnCallExecutor(hedge);
-    } else {
-      drain(hedge);
-    }
-    planNextHedge(hedging.hedgingDelayNanos, onTimerThread);
-  }
-
-  private @Nullable String bufferLimitExceeded() {
-    synchronized (lock) {
-      return bufferLimitReason;
-    }
-  }
-
-  /** Picks the delay before the next attempt, or the reason not to make one. */
-  private void planRetry(Verdict verdict, long hint, long now) {
-    long delay;
-    if (hint >= 0) {
-      delay = hint;
-      verdict.serverDelay = true;
-    } else {
-      int retryNumber;
-      long previous;
-      synchronized (lock) {
-        retryNumber = ++backoffRetry;
-        previous = previousBackoffNanos;
-      }
-      delay =
-          Backoff.delayNanos(
-              retry.jitter(),
-              retry.initialBackoffNanos,
-              retry.maxBackoffNanos,
-              retry.backoffMultiplier(),
-              retryNumber,
-              previous,
-              config.random.getAsDouble());
-    }
-    if (hasDeadline && saturatedAdd(now, delay) >= deadlineNanos) {
-      verdict.stopReason =
-          "the next attempt (after "
-              + Duration.ofNanos(delay)
-              + ") would start at or after the deadline ("
-              + Duration.ofNanos(Math.max(0, deadlineNanos - now))
-              + " left)";
-      return;
-    }
-    if (!budget.tryAcquire(RetryBudget.AttemptKind.RETRY)) {
-      verdict.stopReason = "the retry budget refused another attempt";
-      verdict.overload = "budget";
-      return;
-    }
-    verdict.delayNanos = delay;
-    synchronized (lock) {
-      if (verdict.serverDelay) {
-        // gRFC A6: a server-chosen delay starts the backoff sequence over.
-        backoffRetry = 0;
-        previousBackoffNanos = 0;
-      } else {
-        previousBackoffNanos = delay;
-      }
-    }
-  }
-
-  /** The backoff or the hedging delay has passed: start the next attempt. */
-  private void nextAttemptDue() {
-    Attempt next;
-    Status deadline = null;
-    synchronized (lock) {
-      if (closed || nextAttemptTimer == null) {
-        return;
-      }
-      nextAttemptTimer = null;
-      if (hedging != null) {
-        next = null;
-      } else if (hasDeadline && config.ticker.nanoTime() >= deadlineNanos) {
-        deadline = withLastAttempt(Status.DEADLINE_EXCEEDED.withDescription(
-            "grpc-retry: the call's deadline passed during backoff"), lastStatus);
-        markClosed();
-        next = null;
-      } else {
-        next = newAttempt();
-      }
-    }
-    if (hedging != null) {
-      sendHedge(true);
-    } else if (deadline != null) {
-      finishClose(deadline, lastTrailersOrEmpty(), true);
-    } else {
-      startOnCallExecutor(next);
-    }
-  }
-
-  /** Cancels the backoff or hedging timer, if any (under lock). */
-  private void cancelNextAttemptTimer() {
-    if (nextAttemptTimer != null) {
-      nextAttemptTimer.cancel(false);
-      nextAttemptTimer = null;
-    }
-  }
-
-  private void startOnCallExecutor(Attempt attempt) {
-    if (callExecutor == null) {
-      drain(attempt);
-      return;
-    }
-    try {
-      callExecutor.execute(() -> drain(attempt));
-    } catch (RejectedExecutionException e) {
-      synchronized (lock) {
-        attempt.cancelled = true;
-        attempt.failure = e;
-      }
-      attemptClosed(
-          attempt,
-          Status.INTERNAL.withDescription("grpc-retry: the call's executor rejected a retry").withCause(e),
-          new Metadata(),
-          false);
-    }
-  }
-
-  /** Ends the call when its Context is cancelled during backoff (under lock). */
-  private void watchContext() {
-    if (contextListener != null || context == Context.ROOT) {
-      // Context.ROOT can never be cancelled; every other context may be, or may have a deadline.
-      return;
-    }
-    Context.CancellationListener listener = ctx -> contextCancelled();
-    contextListener = listener;
-    context.addListener(listener, Runnable::run);
-  }
-
-  private void contextCancelled() {
-    Status status = Contexts.statusFromCancelled(context);
-    if (status == null) {
-      return;
-    }
-    boolean closeNow = false;
-    synchronized (lock) {
-      if (closed || cancelStatus != null) {
-        return;
-      }
-      cancelStatus = status;
-      stopRecording();
-      if (nextAttemptTimer != null && open.isEmpty()) {
-        cancelNextAttemptTimer();
-        closeNow = true;
-        markClosed();
-      } else {
-        cancelNextAttemptTimer();
-      }
-      // Attempts in flight see the cancellation themselves; a deciding one sees cancelStatus.
-    }
-    if (closeNow) {
-      finishClose(withLastAttempt(status, lastStatus), lastTrailersOrEmpty(), true);
-    }
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // Closing.
-
-  /** Marks the call closed and releases what it holds (under lock). */
-  private void markClosed() {
-    closed = true;
-    stopRecording();
-    if (open.isEmpty()) {
-      log.clear();
-    }
-    cancelNextAttemptTimer();
-  }
-
-  /**
-   * Delivers the call's final status once the last open attempt has closed; until then it is
-   * held, and the last attempt's close delivers it.
-   */
-  private void finishClose(Status status, Metadata trailers, boolean viaExecutor) {
-    Context.CancellationListener listener;
-    synchronized (lock) {
-      if (!open.isEmpty()) {
-        pendingClose = status;
-        pendingCloseTrailers = trailers;
-        return;
-      }
-      log.clear();
-      listener = contextListener;
-      contextListener = null;
-    }
-    if (listener != null) {
-      context.removeListener(listener);
-    }
-    deliverClose(status, trailers, viaExecutor);
-  }
-
-  private void deliverClose(Status status, Metadata trailers, boolean viaExecutor) {
-    SerializedListener<RespT> listener = app;
-    if (viaExecutor && callExecutor != null) {
-      try {
-        callExecutor.execute(() -> listener.onClose(status, trailers));
-        return;
-      } catch (RejectedExecutionException e) {
-        // Nothing else can run the callback: run it here rather than lose it.
-      }
-    }
-    listener.onClose(status, trailers);
+    deadlineNanos = Judge.saturatedAdd(runtime.ticker.nanoTime(), remaining);
   }
 
   private Metadata lastTrailersOrEmpty() {
-    synchronized (lock) {
-      return lastTrailers != null ? lastTrailers : new Metadata();
+    return lastTrailers != null ? lastTrailers : new Metadata();
+  }
+
+  private static Metadata withMarker(Metadata trailers, @Nullable String overload) {
+    if (overload != null) {
+      trailers.put(UpstreamPushbackInterceptor.GAVE_UP_KEY, overload);
     }
+    return trailers;
+  }
+
+  private Status decorate(Verdict verdict) {
+    return verdict.reason() == null
+        ? verdict.status()
+        : giveUpStatus(verdict.status(), verdict.reason());
   }
 
   private Status giveUpStatus(@Nullable Status last, String reason) {
     Status base = last != null ? last : Status.UNKNOWN;
-    int made = attempts;
     String note =
         "grpc-retry: "
-            + made
-            + (made == 1 ? " attempt" : " attempts")
+            + attemptsMade
+            + (attemptsMade == 1 ? " attempt" : " attempts")
             + " made; not retried because "
-            + reason;
+            + reason
+            + (keptNote == null ? "" : "; " + keptNote);
     String description = base.getDescription();
     return base.withDescription(description == null ? note : description + " [" + note + "]");
   }
@@ -1356,94 +1596,10 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     return status.withDescription(
         (description == null ? "" : description + " ")
             + "[grpc-retry: "
-            + attempts
-            + (attempts == 1 ? " attempt" : " attempts")
+            + attemptsMade
+            + (attemptsMade == 1 ? " attempt" : " attempts")
             + " made; last attempt: "
             + lastText
             + "]");
-  }
-
-  // ---------------------------------------------------------------------------------------------
-
-  /** One attempt: a call on the channel below, and the listener that receives its callbacks. */
-  private final class Attempt extends ClientCall.Listener<RespT> {
-    final int index;
-    final CallOptions options;
-    final long deadlineNanos;
-    final boolean ownTimeout;
-    volatile ClientCall<ReqT, RespT> call;
-    // Guarded by lock.
-    boolean started;
-    boolean draining;
-    boolean live;
-    int replayed;
-    int requestSent;
-    boolean cancelRequested;
-    boolean cancelled;
-    /** Lost to another attempt or to the end of the call: its callbacks are dropped. */
-    boolean abandoned;
-    /** Whether the server answered (headers, a message or a close): its outcome is recorded. */
-    boolean answered;
-    boolean closed;
-    boolean timedOut;
-    @Nullable String cancelMessage;
-    @Nullable Throwable cancelCause;
-    @Nullable RuntimeException failure;
-    @Nullable ScheduledFuture<?> timer;
-
-    Attempt(int index, CallOptions options, long deadlineNanos, boolean ownTimeout) {
-      this.index = index;
-      this.options = options;
-      this.deadlineNanos = deadlineNanos;
-      this.ownTimeout = ownTimeout;
-    }
-
-    void requestCancel(@Nullable String message, @Nullable Throwable cause) {
-      cancelRequested = true;
-      cancelMessage = message;
-      cancelCause = cause;
-    }
-
-    Status cancelStatus() {
-      return Status.CANCELLED.withDescription(cancelMessage).withCause(cancelCause);
-    }
-
-    @Override
-    public void onHeaders(Metadata headers) {
-      attemptHeaders(this, headers);
-    }
-
-    @Override
-    public void onMessage(RespT message) {
-      attemptMessage(this, message);
-    }
-
-    @Override
-    public void onReady() {
-      attemptReady(this);
-    }
-
-    @Override
-    public void onClose(Status status, Metadata trailers) {
-      attemptClosed(this, status, trailers, false);
-    }
-
-    @Override
-    public String toString() {
-      return "attempt " + (index + 1) + " of " + method.getFullMethodName();
-    }
-  }
-
-  private static final class Marker {
-    private final String name;
-
-    Marker(String name) {
-      this.name = name;
-    }
-
-    @Override
-    public String toString() {
-      return name;
-    }
   }
 }

@@ -66,7 +66,7 @@ class BufferLimitTest {
     assertThat(status.getDescription())
         .contains(
             "1 attempt made; not retried because the request buffer limit was exceeded (per-call"
-                + " limit of 100 bytes)");
+                + " limit of 100 bytes; raise it with RetryInterceptor.Builder.perCallBufferLimit)");
     assertThat(faults.attemptCount(UPLOAD)).isEqualTo(1);
     listener.assertContractKept();
   }

@@ -146,46 +146,69 @@ class DeadlineTest {
     assertThat(listener.awaitClose().getCode()).isEqualTo(Status.Code.OK);
     assertThat(faults.attemptCount(PUT)).isEqualTo(2);
     assertThat(faults.attempts(PUT).get(0).outcome().getCode()).isEqualTo(Status.Code.CANCELLED);
-    // The attempt's own deadline reached the server.
-    assertThat(serverDeadlines.get(0)).isPositive().isLessThanOrEqualTo(Duration.ofSeconds(20).toNanos());
+    // The per-attempt timeout is the client's own timer: the server sees the call's deadline (none
+    // here), since an attempt that nothing can replace is kept running past its timeout.
+    assertThat(serverDeadlines.get(0)).isEqualTo(-1);
     listener.assertContractKept();
   }
 
   @Test
-  void aPerAttemptTimeoutIsNotRetriedForAMethodThatIsNotIdempotent() throws Exception {
-    faults.script(CREATE).then(Fault.hang());
+  void aTimedOutAttemptOfAMethodThatIsNotIdempotentIsKeptAndItsLateAnswerWins() throws Exception {
+    faults.script(CREATE).then(Fault.delay(Duration.ofSeconds(30)));
     RetryPolicy policy = policy(3).perAttemptTimeout(Duration.ofSeconds(20)).build();
     RecordingListener<Item> listener =
         unary(channel(policy), CREATE, CallOptions.DEFAULT,
             CreateItemRequest.newBuilder().setItem(item("a")).build());
-    awaitTimers(clock, 1);
-    clock.advance(Duration.ofSeconds(20));
+    awaitTimers(clock, 2); // the server's delay and the per-attempt timer
+    clock.advance(Duration.ofSeconds(20)); // the per-attempt timeout passes: nothing may replace it
+    assertThat(faults.attempts(CREATE).get(0).outcome()).as("still running").isNull();
+    clock.advance(Duration.ofSeconds(10)); // the server answers
+
+    assertThat(listener.awaitClose().getCode()).isEqualTo(Status.Code.OK);
+    assertThat(listener.messages()).hasSize(1);
+    assertThat(faults.attemptCount(CREATE)).isEqualTo(1);
+    listener.assertContractKept();
+  }
+
+  @Test
+  void aKeptAttemptThatFailsLaterSaysWhyItWasKept() throws Exception {
+    faults
+        .script(CREATE)
+        .then(Fault.delay(Duration.ofSeconds(30), Fault.fail(Status.INVALID_ARGUMENT.withDescription("bad"))));
+    RetryPolicy policy = policy(3).perAttemptTimeout(Duration.ofSeconds(20)).build();
+    RecordingListener<Item> listener =
+        unary(channel(policy), CREATE, CallOptions.DEFAULT,
+            CreateItemRequest.newBuilder().setItem(item("a")).build());
+    awaitTimers(clock, 2);
+    clock.advance(Duration.ofSeconds(30));
 
     Status status = listener.awaitClose();
-    assertThat(status.getCode()).isEqualTo(Status.Code.DEADLINE_EXCEEDED);
+    assertThat(status.getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
     assertThat(status.getDescription())
         .isEqualTo(
-            "grpc-retry: per-attempt timeout of PT20S exceeded [grpc-retry: 1 attempt made; not"
-                + " retried because a per-attempt timeout is retried only for idempotent or"
+            "bad [grpc-retry: 1 attempt made; not retried because status INVALID_ARGUMENT is not"
+                + " retryable; the per-attempt timeout (PT20S) of attempt 1 passed and it was kept"
+                + " running because a timed-out attempt is retried only for idempotent or"
                 + " side-effect-free methods]");
     assertThat(faults.attemptCount(CREATE)).isEqualTo(1);
     listener.assertContractKept();
   }
 
   @Test
-  void aPerAttemptTimeoutIsNotRetriedOnceTheCallsDeadlineHasNoRoomLeft() throws Exception {
-    faults.script(GET).otherwise(Fault.hang());
+  void aTimedOutAttemptIsKeptWhenTheCallsDeadlineLeavesNoRoomForAnother() throws Exception {
+    faults.script(GET).then(Fault.delay(Duration.ofMillis(20_020)));
     RetryPolicy policy = policy(5).perAttemptTimeout(Duration.ofSeconds(20)).build();
     CallOptions options =
         CallOptions.DEFAULT.withDeadline(clock.deadlineAfter(Duration.ofMillis(20_050)));
     RecordingListener<Item> listener = unary(channel(policy), GET, options, get("a"));
-    awaitTimers(clock, 1);
-    clock.advance(Duration.ofSeconds(20));
+    awaitTimers(clock, 2);
+    clock.advance(Duration.ofSeconds(20)); // a retry after 100 ms of backoff would start too late
+    assertThat(faults.attempts(GET).get(0).outcome()).as("still running").isNull();
+    clock.advance(Duration.ofMillis(20));
 
-    Status status = listener.awaitClose();
-    assertThat(status.getCode()).isEqualTo(Status.Code.DEADLINE_EXCEEDED);
-    assertThat(status.getDescription()).contains("would start at or after the deadline (PT0.05S left)");
+    assertThat(listener.awaitClose().getCode()).isEqualTo(Status.Code.OK);
     assertThat(faults.attemptCount(GET)).isEqualTo(1);
+    listener.assertContractKept();
   }
 
   @Test

@@ -1,0 +1,34 @@
+package io.github.grpcretry;
+
+import io.grpc.Deadline;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.function.DoubleSupplier;
+
+/**
+ * The runtime objects that every call of one interceptor shares: where timers run, what time it
+ * is, where jitter comes from, who classifies failures and who counts buffered bytes. Built once
+ * by {@link RetryInterceptor} and handed to each {@link RetryingCall} as one value, so that a call
+ * never reads the interceptor's fields.
+ *
+ * <p>Thread-safe: the references are final; the objects they point to are thread-safe.
+ */
+final class CallRuntime {
+  final ScheduledExecutorService scheduler;
+  final Deadline.Ticker ticker;
+  final DoubleSupplier random;
+  final StatusClassifier classifier;
+  final BufferMeter buffers;
+
+  CallRuntime(
+      ScheduledExecutorService scheduler,
+      Deadline.Ticker ticker,
+      DoubleSupplier random,
+      StatusClassifier classifier,
+      BufferMeter buffers) {
+    this.scheduler = scheduler;
+    this.ticker = ticker;
+    this.random = random;
+    this.classifier = classifier;
+    this.buffers = buffers;
+  }
+}
