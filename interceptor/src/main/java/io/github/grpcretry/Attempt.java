@@ -46,7 +46,7 @@ final class Attempt<ReqT, RespT> extends ClientCall.Listener<RespT> {
   /** Whether the attempt must be, or has been, cancelled. */
   enum CancelOrder {
     NONE,
-    /** The pump must send a cancellation ({@link #cancelMessage}, {@link #cancelCause}). */
+    /** The pump must send a cancellation, {@link #cancelWith}. */
     PENDING,
     /** Cancelled. */
     SENT,
@@ -68,8 +68,8 @@ final class Attempt<ReqT, RespT> extends ClientCall.Listener<RespT> {
   Stage stage = Stage.PENDING;
   Fate fate = Fate.CONTENDING;
   CancelOrder cancel = CancelOrder.NONE;
-  @Nullable String cancelMessage;
-  @Nullable Throwable cancelCause;
+  /** What the attempt is cancelled with: description and cause, as given to {@code cancel}. */
+  @Nullable Status cancelWith;
   /** The number of the next log entry to send. */
   long sent;
   /** How many messages have been requested from it. */
@@ -77,6 +77,8 @@ final class Attempt<ReqT, RespT> extends ClientCall.Listener<RespT> {
   /** An onReady came while it was still catching up: the pump delivers one when it is live. */
   boolean readyMissed;
   @Nullable ScheduledFuture<?> timer;
+  /** The next attempt of the same call that is not closed yet, in the order of creation. */
+  @Nullable Attempt<ReqT, RespT> next;
 
   Attempt(RetryingCall<ReqT, RespT> owner, int number) {
     this.owner = owner;
@@ -84,11 +86,10 @@ final class Attempt<ReqT, RespT> extends ClientCall.Listener<RespT> {
   }
 
   /** Orders a cancellation unless one was ordered before (under the owner's lock). */
-  void orderCancel(@Nullable String message, @Nullable Throwable cause) {
+  void orderCancel(Status with) {
     if (cancel == CancelOrder.NONE) {
       cancel = CancelOrder.PENDING;
-      cancelMessage = message;
-      cancelCause = cause;
+      cancelWith = with;
     }
   }
 

@@ -127,32 +127,34 @@ final class Judge {
       return Verdict.stop(c.status(), "status " + c.status().getCode() + " is not retryable");
     }
     if (hint == ServerHints.DO_NOT_RETRY) {
-      return Verdict.stopForOverload(
+      return Verdict.giveUpForOverload(
           c.status(), "the server asked not to retry (grpc-retry-pushback-ms)", "pushback");
     }
     RetryPolicy policy = retry;
     if (c.attemptsMade() >= policy.maxAttempts()) {
-      return Verdict.stop(c.status(), "maxAttempts (" + policy.maxAttempts() + ") reached");
+      return Verdict.giveUp(c.status(), "maxAttempts (" + policy.maxAttempts() + ") reached");
     }
     if (c.stopReason() != null) {
-      return Verdict.stop(c.status(), c.stopReason());
+      return Verdict.giveUp(c.status(), c.stopReason());
     }
     long delay = hint >= 0 ? hint : backoff(c);
     String late = tooLate(c, now, delay);
     if (late != null) {
-      return Verdict.stop(c.status(), late);
+      return Verdict.giveUp(c.status(), late);
     }
     if (!UserCode.tryAcquire(c.budget(), RetryBudget.AttemptKind.RETRY)) {
-      return Verdict.stopForOverload(c.status(), "the retry budget refused another attempt", "budget");
+      return Verdict.giveUpForOverload(
+          c.status(), "the retry budget refused another attempt", "budget");
     }
     return Verdict.retry(delay, hint >= 0);
   }
 
   /**
-   * The per-attempt timer fired: the attempt gives way only if another can start now (the method
-   * may be repeated after a timeout, attempts are left, the deadline has room for the backoff, the
-   * budget grants it); otherwise it goes on, since cancelling a request that is only slow, with
-   * nothing to replace it, turns a late answer into a failure.
+   * The per-attempt timer fired: the attempt gives way (or, with {@code hedgeOnPerAttemptTimeout},
+   * gets a hedge beside it) only if another can start now (the method may be repeated after a
+   * timeout, attempts are left, the deadline has room for the backoff, the budget grants it);
+   * otherwise it goes on, since cancelling a request that is only slow, with nothing to replace
+   * it, turns a late answer into a failure.
    */
   private Verdict timer(Case c) {
     RetryPolicy policy = retry;
@@ -175,7 +177,11 @@ final class Judge {
     if (late != null) {
       return Verdict.keep(late);
     }
-    if (!UserCode.tryAcquire(c.budget(), RetryBudget.AttemptKind.RETRY)) {
+    RetryBudget.AttemptKind kind =
+        policy.hedgeOnPerAttemptTimeout()
+            ? RetryBudget.AttemptKind.HEDGE
+            : RetryBudget.AttemptKind.RETRY;
+    if (!UserCode.tryAcquire(c.budget(), kind)) {
       return Verdict.keep("the retry budget refused another attempt");
     }
     return Verdict.replace(delay);

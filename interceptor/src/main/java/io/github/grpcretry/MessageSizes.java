@@ -29,8 +29,9 @@ final class MessageSizes {
         total += n;
       }
       return total;
-    } catch (IOException e) {
-      // A message that cannot be measured cannot be bounded: treat it as too large to keep.
+    } catch (IOException | RuntimeException e) {
+      // A message that cannot be measured cannot be bounded: treat it as too large to keep. If the
+      // marshaller is broken, the attempt's own sendMessage fails the call as a plain call fails.
       return Long.MAX_VALUE;
     }
   }

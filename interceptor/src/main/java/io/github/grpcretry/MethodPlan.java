@@ -13,8 +13,10 @@ import org.jspecify.annotations.Nullable;
  */
 final class MethodPlan {
   /** The plan of a method without a policy: its calls go to the channel untouched. */
-  static final MethodPlan NONE = new MethodPlan(null, null, null);
+  static final MethodPlan NONE = new MethodPlan(null, null, null, null);
 
+  /** The runtime of the interceptor the plan belongs to; null only for {@link #NONE}. */
+  final @Nullable CallRuntime runtime;
   final @Nullable CallPolicy policy;
   final @Nullable RetryPolicy retry;
   final @Nullable HedgingPolicy hedging;
@@ -27,9 +29,11 @@ final class MethodPlan {
   final boolean passThrough;
 
   private MethodPlan(
+      @Nullable CallRuntime runtime,
       @Nullable CallPolicy policy,
       @Nullable Judge judge,
       @Nullable Status failure) {
+    this.runtime = runtime;
     this.policy = policy;
     this.retry = policy instanceof RetryPolicy ? (RetryPolicy) policy : null;
     this.hedging = policy instanceof HedgingPolicy ? (HedgingPolicy) policy : null;
@@ -47,13 +51,14 @@ final class MethodPlan {
       HedgingPolicy hedging = (HedgingPolicy) policy;
       if (!hedging.idempotent() && !method.isIdempotent() && !method.isSafe()) {
         return new MethodPlan(
+            runtime,
             null,
             null,
             Status.INTERNAL.withDescription(
                 "grpc-retry: " + notSafeToHedge(method.getFullMethodName(), hedging)));
       }
     }
-    return new MethodPlan(policy, new Judge(runtime, method, policy), null);
+    return new MethodPlan(runtime, policy, new Judge(runtime, method, policy), null);
   }
 
   static String notSafeToHedge(String fullMethodName, HedgingPolicy policy) {

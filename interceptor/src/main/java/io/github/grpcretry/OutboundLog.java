@@ -85,8 +85,23 @@ final class OutboundLog {
     return (int) (tail - head);
   }
 
+  /**
+   * The array that holds the entries now. Entries kept in it stay where they are until they are
+   * dropped, even while others are appended (a full ring grows into a new array instead), so a
+   * thread that read this under the lock may read kept entries from it afterwards without it.
+   */
+  Object[] ring() {
+    return ring;
+  }
+
+  /** Where entry {@code index} is in {@code ring}, an array returned by {@link #ring()}. */
+  static Object entry(Object[] ring, long index) {
+    return ring[(int) index & (ring.length - 1)];
+  }
+
   private void grow() {
-    int length = ring.length == 0 ? 4 : ring.length * 2;
+    // Two entries hold a unary request: its message and the half-close.
+    int length = ring.length == 0 ? 2 : ring.length * 2;
     Object[] bigger = new Object[length];
     for (long i = head; i < tail; i++) {
       bigger[(int) i & (length - 1)] = ring[(int) i & (ring.length - 1)];

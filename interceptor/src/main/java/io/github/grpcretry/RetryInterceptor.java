@@ -119,7 +119,7 @@ public final class RetryInterceptor implements ClientInterceptor {
       return next.newCall(method, withPolicyTimeout(callOptions, plan.timeoutNanos));
     }
     RetryBudget callBudget = budget != null ? budget : budgetRegistry.budgetFor(next.authority());
-    return new RetryingCall<>(runtime, plan, method, callOptions, next, callBudget);
+    return new RetryingCall<>(plan, method, callOptions, next, callBudget);
   }
 
   /** The method's plan, resolved once: by full method name, then service, then default. */

@@ -34,6 +34,7 @@ public final class RetryPolicy implements CallPolicy {
   private final Set<Status.Code> idempotentRetryableStatusCodes;
   private final Jitter jitter;
   private final @Nullable Duration perAttemptTimeout;
+  private final boolean hedgeOnPerAttemptTimeout;
   private final @Nullable Duration timeout;
 
   // Nanosecond copies, read on every failed attempt.
@@ -52,6 +53,7 @@ public final class RetryPolicy implements CallPolicy {
         Collections.unmodifiableSet(Checks.enumSetOf(b.idempotentRetryableStatusCodes));
     this.jitter = b.jitter;
     this.perAttemptTimeout = b.perAttemptTimeout;
+    this.hedgeOnPerAttemptTimeout = b.hedgeOnPerAttemptTimeout;
     this.timeout = b.timeout;
     this.initialBackoffNanos = initialBackoff.toNanos();
     this.maxBackoffNanos = maxBackoff.toNanos();
@@ -79,6 +81,7 @@ public final class RetryPolicy implements CallPolicy {
     b.idempotentRetryableStatusCodes = Checks.enumSetOf(idempotentRetryableStatusCodes);
     b.jitter = jitter;
     b.perAttemptTimeout = perAttemptTimeout;
+    b.hedgeOnPerAttemptTimeout = hedgeOnPerAttemptTimeout;
     b.timeout = timeout;
     return b;
   }
@@ -137,6 +140,14 @@ public final class RetryPolicy implements CallPolicy {
     return perAttemptTimeout;
   }
 
+  /**
+   * Whether an attempt whose per-attempt timeout passed goes on beside the attempt that replaces
+   * it, rather than being cancelled; see {@link Builder#hedgeOnPerAttemptTimeout}.
+   */
+  public boolean hedgeOnPerAttemptTimeout() {
+    return hedgeOnPerAttemptTimeout;
+  }
+
   /** The call's deadline when the caller set none, or null for no deadline. */
   @Override
   public @Nullable Duration timeout() {
@@ -160,6 +171,7 @@ public final class RetryPolicy implements CallPolicy {
         && idempotentRetryableStatusCodes.equals(that.idempotentRetryableStatusCodes)
         && jitter == that.jitter
         && Objects.equals(perAttemptTimeout, that.perAttemptTimeout)
+        && hedgeOnPerAttemptTimeout == that.hedgeOnPerAttemptTimeout
         && Objects.equals(timeout, that.timeout);
   }
 
@@ -174,6 +186,7 @@ public final class RetryPolicy implements CallPolicy {
         idempotentRetryableStatusCodes,
         jitter,
         perAttemptTimeout,
+        hedgeOnPerAttemptTimeout,
         timeout);
   }
 
@@ -195,6 +208,7 @@ public final class RetryPolicy implements CallPolicy {
         + ", jitter="
         + jitter
         + (perAttemptTimeout == null ? "" : ", perAttemptTimeout=" + perAttemptTimeout)
+        + (hedgeOnPerAttemptTimeout ? ", hedgeOnPerAttemptTimeout" : "")
         + (timeout == null ? "" : ", timeout=" + timeout)
         + '}';
   }
@@ -214,6 +228,7 @@ public final class RetryPolicy implements CallPolicy {
     private EnumSet<Status.Code> idempotentRetryableStatusCodes = EnumSet.noneOf(Status.Code.class);
     private Jitter jitter = Jitter.A6;
     private @Nullable Duration perAttemptTimeout;
+    private boolean hedgeOnPerAttemptTimeout;
     private @Nullable Duration timeout;
 
     private Builder() {}
@@ -311,15 +326,33 @@ public final class RetryPolicy implements CallPolicy {
     }
 
     /**
-     * Limits each attempt to {@code perAttemptTimeout}, within the call's deadline. An attempt that
-     * runs out of time ends with DEADLINE_EXCEEDED, which is retried only for methods marked
-     * idempotent or side-effect free and only while the call's deadline has time left.
+     * Limits each attempt to {@code perAttemptTimeout}, within the call's deadline. When the time
+     * passes, the attempt gives way to another only if one can start now: the method may be
+     * repeated after a timeout (marked idempotent or side-effect free, for the default
+     * classifier), attempts are left, the call's deadline has room for the backoff and the budget
+     * grants the retry. Otherwise the attempt goes on until the call's deadline, and the final
+     * status says why: under overload, cancelling a request that is only slow, with nothing to
+     * replace it, turns a late answer into a failure.
      *
      * @throws IllegalArgumentException if it is not positive
      */
     public Builder perAttemptTimeout(Duration perAttemptTimeout) {
       Checks.positiveNanos("perAttemptTimeout", perAttemptTimeout);
       this.perAttemptTimeout = perAttemptTimeout;
+      return this;
+    }
+
+    /**
+     * When an attempt's per-attempt timeout passes and another attempt may start (see {@link
+     * #perAttemptTimeout}), keeps the slow attempt running beside the new one instead of
+     * cancelling it: the first to answer wins and the other is cancelled, as in hedging. The new
+     * attempt starts after the usual backoff and counts against {@code maxAttempts} and the budget
+     * (as a hedge). Off by default; needs a {@link #perAttemptTimeout}. Like hedging, it is for
+     * methods that are safe to repeat: the default classifier allows it only for methods marked
+     * idempotent or side-effect free.
+     */
+    public Builder hedgeOnPerAttemptTimeout(boolean hedgeOnPerAttemptTimeout) {
+      this.hedgeOnPerAttemptTimeout = hedgeOnPerAttemptTimeout;
       return this;
     }
 
@@ -338,9 +371,15 @@ public final class RetryPolicy implements CallPolicy {
     /**
      * Returns a policy with the builder's values; the builder stays usable.
      *
-     * @throws IllegalArgumentException if {@code maxBackoff < initialBackoff}
+     * @throws IllegalArgumentException if {@code maxBackoff < initialBackoff}, or if {@code
+     *     hedgeOnPerAttemptTimeout} is set without a {@code perAttemptTimeout}
      */
     public RetryPolicy build() {
+      if (hedgeOnPerAttemptTimeout && perAttemptTimeout == null) {
+        throw new IllegalArgumentException(
+            "hedgeOnPerAttemptTimeout needs a perAttemptTimeout: set one, or leave"
+                + " hedgeOnPerAttemptTimeout false");
+      }
       if (maxBackoff.compareTo(initialBackoff) < 0) {
         throw new IllegalArgumentException(
             "maxBackoff must be >= initialBackoff: maxBackoff="

@@ -18,7 +18,6 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Objects;
-import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -33,25 +32,27 @@ import org.jspecify.annotations.Nullable;
  *
  * <h2>States</h2>
  *
- * <p>The call is in one {@link Phase}; each of its attempts has a {@link Stage} and a {@link Fate}
- * (see {@link Attempt}). Every change of state is a transition: a method that takes the lock,
- * checks the state it finds, changes it, and leaves what must happen outside the lock (sending to
- * attempts, delivering the close, watching the Context, asking the budget for a hedge) as effects
- * that the same thread then carries out. The close reaches the application on one path only:
- * {@link #beginClose} fixes the final status, and the first transition that finds no attempt left
- * open delivers it.
+ * <p>The call is in one {@link Phase}; each of its attempts has a {@link Stage}, a {@link Fate}
+ * and a {@link CancelOrder} (see {@link Attempt}). Every event is a transition: a method that
+ * takes the lock, checks the state it finds, changes it, and claims what must happen once the lock
+ * is released (send to attempts, deliver the close, watch the Context, ask the budget for a hedge)
+ * as effects that the same thread then carries out. The close reaches the application on one path
+ * only: {@link #beginClose} fixes the final status, and the transition that sees the last attempt
+ * close delivers it. What only a call that has met a failure needs (the backoff sequence, timers,
+ * the history of statuses) lives in a {@link Retrying} created on first need, so that a call that
+ * succeeds at once carries none of it.
  *
  * <h2>Threading</h2>
  *
- * <p>All state is guarded by {@code lock}. Nothing calls into gRPC, the application, the
- * classifier, the budget or the jitter source while holding it (the scheduler's {@code schedule}
- * and {@code cancel} are the exception: they only queue or unqueue a task). Operations reach the
- * attempts through one outbound pump: one thread at a time sends to all attempts, in log order, so
- * that a replay and the operations the application adds meanwhile go out in order, and our own
- * cancellations never race the application's sends. Callbacks reach the application one at a
- * time ({@code delivering} and its queue), never after {@code onClose}. Work this class starts by
- * itself (an attempt after a timer, a close during backoff) runs on the executor from the call's
- * {@link CallOptions} when there is one, so that blocking stubs wake up.
+ * <p>All state is guarded by one lock (the outbound log, which never leaves the call). Nothing
+ * calls into gRPC, the application, the classifier, the budget or the jitter source while holding
+ * it; the scheduler's {@code schedule} and {@code cancel} are the exception, as they only queue or
+ * unqueue a task. Operations reach the attempts through one outbound pump: one thread at a time
+ * sends to all attempts, in log order, so that a replay and the operations the application adds
+ * meanwhile go out in order, and our own cancellations never race the application's sends.
+ * Callbacks reach the application one at a time ({@code delivering} and its queue), never after
+ * {@code onClose}. Work started by our own timers runs on the executor from the call's {@link
+ * CallOptions} when there is one, so that blocking stubs wake up.
  */
 final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   static final Metadata.Key<String> PREVIOUS_ATTEMPTS_KEY =
@@ -59,16 +60,16 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
 
   private static final Logger logger = Logger.getLogger(RetryingCall.class.getName());
 
-  /** Where the call as a whole stands; it never goes back to an earlier phase than COMMITTED. */
+  /** Where the call as a whole stands; it never goes back once COMMITTED or later. */
   enum Phase {
     /** Before {@code start}. */
     NEW,
     /**
-     * Not committed, and some attempt may still win: one is in flight, being started, being
+     * Not committed, and some attempt may still win: one is in flight, waiting to start, being
      * judged, or a hedge is being granted. Outbound operations are recorded for replay.
      */
     ATTEMPTING,
-    /** Not committed and nothing can win: waiting for the timer of the next attempt. */
+    /** Not committed and nothing can win now: waiting for the timer of the next attempt. */
     BACKOFF,
     /** Bound to one attempt, the winner; the others are abandoned; nothing is recorded. */
     COMMITTED,
@@ -85,7 +86,7 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     CANCELLED
   }
 
-  /** Who runs a transition: decides how the effects that touch the application are run. */
+  /** Who runs a transition: decides how the effects that reach the application are run. */
   private enum Caller {
     /** A callback of an attempt, on that attempt's callback executor: everything runs inline. */
     CALLBACK,
@@ -95,33 +96,33 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     TIMER
   }
 
-  // Effects: what a transition leaves for the thread that made it to do once the lock is released.
+  // Effects: what a transition leaves for the thread that made it, once the lock is released.
   private static final int FX_PUMP = 1;
   private static final int FX_CLOSE = 2;
-  private static final int FX_WATCH = 4;
-  private static final int FX_HEDGE = 8;
+  /** The close, with the listener already claimed by this thread. */
+  private static final int FX_CLOSE_NOW = 4;
+  private static final int FX_WATCH = 8;
+  private static final int FX_HEDGE = 16;
 
-  // The kinds of work of the outbound pump.
+  // What the pump sends to its attempt in one batch, in this order.
   private static final int W_START = 1;
   private static final int W_REQUEST = 2;
-  private static final int W_SEND = 3;
-  private static final int W_CANCEL = 4;
-  private static final int W_DRAIN = 5;
-  private static final int W_READY = 6;
+  private static final int W_SEND = 4;
+  private static final int W_CANCEL = 8;
+  private static final int W_DRAIN = 16;
+  private static final int W_READY = 32;
 
   // The kinds of application callbacks.
   private static final int CB_HEADERS = 1;
   private static final int CB_MESSAGE = 2;
   private static final int CB_READY = 3;
 
-  private final CallRuntime runtime;
   private final MethodPlan plan;
-  private final Judge judge;
   private final MethodDescriptor<ReqT, RespT> method;
   private final Channel next;
   private final RetryBudget budget;
-  private final @Nullable Executor callExecutor;
-  private final Object lock = new Object();
+  /** The outbound log; private to the call, so it is also the call's lock. */
+  private final OutboundLog log = new OutboundLog();
 
   // Set in start(), under the lock, then only read.
   private CallOptions attemptOptions;
@@ -132,36 +133,17 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   private Context context = Context.ROOT;
   private long deadlineNanos = Judge.NO_DEADLINE;
 
-  // Guarded by lock. The phase is volatile so that sendMessage can skip measuring without it.
-  private volatile Phase phase = Phase.NEW;
+  // Guarded by the lock. sendMessage reads phase without it, as a hint only: the phase only moves
+  // forward, so a stale value at worst makes it measure a message that needs no measuring.
+  private Phase phase = Phase.NEW;
   private AppSide appSide = AppSide.OPEN;
-  /** The attempts not yet closed, in the order they were created. */
-  private final ArrayList<Attempt<ReqT, RespT>> attempts = new ArrayList<>(2);
+  /** The attempts not yet closed, in the order they were created (linked through Attempt.next). */
+  private @Nullable Attempt<ReqT, RespT> attempts;
   private int attemptsMade;
-  /** Hedges granted a number but still waiting for the budget's answer, outside the lock. */
-  private int hedgesReserved;
   private @Nullable Attempt<ReqT, RespT> winner;
-  /** Why the call was committed before any answer (the buffer limit), or null. */
-  private @Nullable String commitNote;
-  private final OutboundLog log = new OutboundLog();
   /** The application's request(n) calls, summed. */
   private int requested;
   private long bufferedBytes;
-  /** Set once the request outgrew the replay buffer: no new attempt may start. */
-  private @Nullable String bufferLimitReason;
-  private int backoffRetries;
-  private long previousBackoffNanos;
-  /** The backoff before a retry or the delay before the next hedge; 0 when none is armed. */
-  private int nextAttemptGeneration;
-  private int generations;
-  private @Nullable ScheduledFuture<?> nextAttemptTimer;
-  /** Hedging: why no further hedge may be sent, and the upstream marker if for overload. */
-  private @Nullable String noMoreHedges;
-  private @Nullable String noMoreHedgesOverload;
-  private @Nullable Status lastStatus;
-  private @Nullable Metadata lastTrailers;
-  /** A per-attempt timeout passed and the attempt was kept running: why, for the final status. */
-  private @Nullable String keptNote;
   private @Nullable Status closeStatus;
   private @Nullable Metadata closeTrailers;
   /** Whether a thread is running an application callback; the others queue theirs. */
@@ -169,29 +151,56 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   private @Nullable ArrayDeque<Runnable> queued;
   /** Whether a thread holds the outbound pump. */
   private boolean pumping;
-  private Context.@Nullable CancellationListener contextListener;
+  private @Nullable Retrying retrying;
 
-  // The pump's current work: written under the lock by the thread that holds the pump.
+  // The pump's current batch: written under the lock by the thread that holds the pump.
   private @Nullable Attempt<ReqT, RespT> workAttempt;
-  private int workKind;
-  private @Nullable Object workEntry;
-  private int workCount;
+  private int work;
+  private int workRequest;
+  private Object @Nullable [] workRing;
+  private long workFrom;
+
+  /**
+   * What a call needs only once it has met a failure, a timer or a limit. Guarded by the call's
+   * lock.
+   */
+  private static final class Retrying {
+    int backoffRetries;
+    long previousBackoffNanos;
+    /** The generation of the armed timer of the next attempt; 0 when none is armed. */
+    int timerGeneration;
+    int generations;
+    @Nullable ScheduledFuture<?> timer;
+    /** Hedges that have a number but still wait for the budget's answer, outside the lock. */
+    int hedgesReserved;
+    /** Hedging: why no further hedge may be sent, and the upstream marker if for overload. */
+    @Nullable String noMoreHedges;
+    @Nullable String noMoreHedgesOverload;
+    @Nullable Status lastStatus;
+    @Nullable Metadata lastTrailers;
+    /** A per-attempt timeout passed and the attempt was kept running: why, for the final status. */
+    @Nullable String keptNote;
+    /** Why a failed attempt was not retried while others were still in flight, and the marker. */
+    @Nullable String givenUp;
+    @Nullable String givenUpOverload;
+    /** Set once the request outgrew the replay buffer: no new attempt may start. */
+    @Nullable String bufferLimitReason;
+    /** Why the call was committed before any answer (the buffer limit), or null. */
+    @Nullable String commitNote;
+    Context.@Nullable CancellationListener contextListener;
+  }
 
   RetryingCall(
-      CallRuntime runtime,
       MethodPlan plan,
       MethodDescriptor<ReqT, RespT> method,
       CallOptions callOptions,
       Channel next,
       RetryBudget budget) {
-    this.runtime = runtime;
     this.plan = plan;
-    this.judge = Objects.requireNonNull(plan.judge, "judge");
     this.method = method;
     this.attemptOptions = callOptions;
     this.next = next;
     this.budget = budget;
-    this.callExecutor = callOptions.getExecutor();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -206,7 +215,7 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     copy.merge(headers);
     Context ctx = Context.current();
     int fx;
-    synchronized (lock) {
+    synchronized (log) {
       if (phase != Phase.NEW) {
         throw new IllegalStateException("Already started");
       }
@@ -221,7 +230,7 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       phase = Phase.ATTEMPTING;
       newAttempt();
       fx = plan.hedging != null ? planNextHedge() : 0;
-      fx |= effects();
+      fx |= effects(Caller.APPLICATION);
     }
     runEffects(fx, Caller.APPLICATION);
   }
@@ -232,13 +241,13 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       throw new IllegalArgumentException("numMessages must be >= 0: " + numMessages);
     }
     int fx;
-    synchronized (lock) {
+    synchronized (log) {
       if (phase == Phase.NEW) {
         throw new IllegalStateException("Not started");
       }
       int sum = requested + numMessages;
       requested = sum < 0 ? Integer.MAX_VALUE : sum;
-      fx = effects();
+      fx = effects(Caller.APPLICATION);
     }
     runEffects(fx, Caller.APPLICATION);
   }
@@ -265,7 +274,7 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   /** Logs an outbound operation and lets the pump send it to the attempts that need it. */
   private void outbound(Object entry, long size, boolean compression) {
     int fx;
-    synchronized (lock) {
+    synchronized (log) {
       if (phase == Phase.NEW) {
         throw new IllegalStateException("Not started");
       }
@@ -289,7 +298,7 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       if (size > 0 && recording()) {
         account(size);
       }
-      fx = effects();
+      fx = effects(Caller.APPLICATION);
     }
     runEffects(fx, Caller.APPLICATION);
   }
@@ -298,20 +307,19 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   public boolean isReady() {
     ClientCall<ReqT, RespT> only = null;
     ArrayList<ClientCall<ReqT, RespT>> several = null;
-    synchronized (lock) {
+    synchronized (log) {
       if (appSide != AppSide.OPEN) {
         return false;
       }
-      for (int i = 0; i < attempts.size(); i++) {
-        Attempt<ReqT, RespT> attempt = attempts.get(i);
-        if (readinessCounts(attempt)) {
+      for (Attempt<ReqT, RespT> a = attempts; a != null; a = a.next) {
+        if (readinessCounts(a)) {
           if (only == null) {
-            only = attempt.call;
+            only = a.call;
           } else {
             if (several == null) {
               several = new ArrayList<>(2);
             }
-            several.add(attempt.call);
+            several.add(a.call);
           }
         }
       }
@@ -332,13 +340,12 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   @Override
   public Attributes getAttributes() {
     ClientCall<ReqT, RespT> call = null;
-    synchronized (lock) {
+    synchronized (log) {
       if (winner != null) {
         call = winner.call;
-      } else {
-        for (int i = 0; i < attempts.size() && call == null; i++) {
-          call = attempts.get(i).call;
-        }
+      }
+      for (Attempt<ReqT, RespT> a = attempts; a != null && call == null; a = a.next) {
+        call = a.call;
       }
     }
     return call == null ? Attributes.EMPTY : call.getAttributes();
@@ -356,7 +363,7 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       status = status.withCause(cause);
     }
     int fx;
-    synchronized (lock) {
+    synchronized (log) {
       if (appSide == AppSide.CANCELLED) {
         return;
       }
@@ -366,29 +373,29 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
           return; // start() refuses to run now, as ClientCallImpl's does.
         case ATTEMPTING:
         case BACKOFF:
-          beginClose(status, new Metadata(), message, cause);
+          beginClose(status, new Metadata(), status);
           break;
         case COMMITTED:
           Attempt<ReqT, RespT> bound = winner;
           if (bound.stage == Stage.PENDING) {
             closeAttempt(bound);
-            beginClose(status, new Metadata(), message, cause);
+            beginClose(status, new Metadata(), status);
           } else {
             // The winner's own close, whatever it is, ends the call: what a plain call would do.
-            bound.orderCancel(message, cause);
+            bound.orderCancel(status);
           }
           break;
         default:
           return;
       }
-      fx = effects();
+      fx = effects(Caller.APPLICATION);
     }
     runEffects(fx, Caller.APPLICATION);
   }
 
   @Override
   public String toString() {
-    return "RetryingCall{" + method.getFullMethodName() + ", " + phase + '}';
+    return "RetryingCall{" + method.getFullMethodName() + '}';
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -408,44 +415,38 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
    * sent decides); dropped otherwise.
    */
   private void response(Attempt<ReqT, RespT> attempt, int kind, Object payload) {
-    int fx;
-    synchronized (lock) {
+    boolean won = false;
+    boolean deliver;
+    int fx = 0;
+    synchronized (log) {
       if (phase == Phase.COMMITTED && winner == attempt) {
-        if (!enterDelivery(kind, payload)) {
-          return;
-        }
-        fx = -1;
+        deliver = enterDelivery(kind, payload);
       } else if ((phase == Phase.ATTEMPTING || phase == Phase.BACKOFF)
           && attempt.fate != Fate.ABANDONED
           && (attempt.stage == Stage.REPLAYING || attempt.stage == Stage.LIVE)) {
         commitTo(attempt, null);
-        fx = effects();
+        won = true;
+        deliver = enterDelivery(kind, payload);
+        fx = effects(Caller.CALLBACK);
       } else {
         return;
       }
     }
-    if (fx >= 0 && !committed(attempt, kind, payload, fx)) {
-      return;
+    if (won) {
+      runEffects(fx, Caller.CALLBACK); // cancels the attempts it beat, if any
     }
-    invoke(kind, payload);
-    exitDelivery();
-  }
-
-  /**
-   * After {@code attempt} won the call: cancels the others, tells the budget of the success, and
-   * claims the listener for the response that won; returns false if the response must not be
-   * delivered (the budget threw, or another thread delivers it).
-   */
-  private boolean committed(Attempt<ReqT, RespT> attempt, int kind, Object payload, int fx) {
-    runEffects(fx, Caller.CALLBACK);
-    try {
-      UserCode.recordOutcome(budget, attempt.number, RetryBudget.Outcome.SUCCESS);
-    } catch (UserCode.Failure e) {
-      fail(e.status, Caller.CALLBACK);
-      return false;
+    if (deliver) {
+      invoke(kind, payload);
     }
-    synchronized (lock) {
-      return phase == Phase.COMMITTED && winner == attempt && enterDelivery(kind, payload);
+    if (won) {
+      try {
+        UserCode.recordOutcome(budget, attempt.number, RetryBudget.Outcome.SUCCESS);
+      } catch (UserCode.Failure e) {
+        fail(e.status, Caller.CALLBACK);
+      }
+    }
+    if (deliver) {
+      exitDelivery();
     }
   }
 
@@ -456,19 +457,23 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   void attemptClosed(Attempt<ReqT, RespT> attempt, Status status, Metadata trailers) {
     Judge.Case judged = null;
     int fx = 0;
-    synchronized (lock) {
+    synchronized (log) {
       if (attempt.stage == Stage.CLOSED || attempt.stage == Stage.JUDGING) {
-        return; // Closed already, by us (its start failed) or by an earlier close.
+        return; // Closed already: by us when its start failed, or by an earlier close.
       }
       switch (phase) {
         case COMMITTED:
-          if (attempt == winner && commitNote != null && !status.isOk()) {
-            judged = judging(attempt, Judge.Mode.OVERFLOW_COMMITTED_FAILED, status, trailers, commitNote);
+          if (attempt == winner
+              && retrying != null
+              && retrying.commitNote != null
+              && !status.isOk()) {
+            judged =
+                judging(attempt, Judge.Mode.OVERFLOW_COMMITTED_FAILED, status, trailers, retrying.commitNote);
             break;
           }
           closeAttempt(attempt);
           if (attempt == winner) {
-            beginClose(winnerStatus(attempt, status), trailers, null, null);
+            beginClose(winnerStatus(attempt, status), trailers, null);
           }
           break;
         case ATTEMPTING:
@@ -478,6 +483,7 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
             settle();
             break;
           }
+          Retrying r = retrying();
           Judge.Mode mode;
           if (status.isOk()) {
             mode = Judge.Mode.CLOSED_OK;
@@ -488,21 +494,21 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
                     : Judge.Mode.TIMED_OUT_ANSWERED;
           } else {
             mode = Judge.Mode.CLOSED;
-            lastStatus = status;
-            lastTrailers = trailers;
+            r.lastStatus = status;
+            r.lastTrailers = trailers;
           }
-          judged = judging(attempt, mode, status, trailers, bufferLimitReason);
+          judged = judging(attempt, mode, status, trailers, r.bufferLimitReason);
           break;
         default:
           closeAttempt(attempt);
           break;
       }
       if (judged == null) {
-        fx = effects();
+        fx = effects(Caller.CALLBACK);
       }
     }
     if (judged != null) {
-      apply(attempt, judge.judge(judged), status, trailers, Caller.CALLBACK);
+      apply(attempt, plan.judge.judge(judged), status, trailers);
     } else {
       runEffects(fx, Caller.CALLBACK);
     }
@@ -532,6 +538,7 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       @Nullable String stopReason) {
     attempt.stage = Stage.JUDGING;
     cancelTimer(attempt);
+    Retrying r = retrying();
     return new Judge.Case(
         mode,
         attempt.number,
@@ -539,8 +546,8 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
         trailers,
         attemptsMade,
         stopReason,
-        backoffRetries,
-        previousBackoffNanos,
+        r.backoffRetries,
+        r.previousBackoffNanos,
         deadlineNanos,
         context,
         budget);
@@ -548,16 +555,17 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
 
   /** Applies the judge's verdict on the end of {@code attempt}, in one transition. */
   private void apply(
-      Attempt<ReqT, RespT> attempt, Verdict verdict, Status status, Metadata trailers, Caller caller) {
+      Attempt<ReqT, RespT> attempt, Verdict verdict, Status status, Metadata trailers) {
     int fx = 0;
-    synchronized (lock) {
+    synchronized (log) {
       closeAttempt(attempt);
       boolean open = phase == Phase.ATTEMPTING || phase == Phase.BACKOFF;
       boolean decides = open || (phase == Phase.COMMITTED && winner == attempt);
+      Retrying r = retrying();
       switch (verdict.kind()) {
         case FAIL:
           if (decides) {
-            beginClose(verdict.status(), new Metadata(), verdict.status().getDescription(), verdict.status().getCause());
+            beginClose(verdict.status(), new Metadata(), verdict.status());
           } else {
             logger.log(
                 Level.WARNING,
@@ -569,20 +577,29 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
         case SUCCEED:
           if (open) {
             commitTo(attempt, null);
-            beginClose(status, trailers, null, null);
+            beginClose(status, trailers, null);
           }
           break;
         case STOP:
           if (decides) {
-            beginClose(decorate(verdict), withMarker(trailers, verdict.overload()), null, null);
+            beginClose(decorate(verdict), withMarker(trailers, verdict.overload()), null);
+          }
+          break;
+        case GIVE_UP:
+          if (open && (stillContending() || r.timerGeneration != 0)) {
+            // Another attempt is in flight or due (a hedge on a per-attempt timeout): it may win.
+            r.givenUp = verdict.reason();
+            r.givenUpOverload = verdict.overload();
+          } else if (decides) {
+            beginClose(decorate(verdict), withMarker(trailers, verdict.overload()), null);
           }
           break;
         case RETRY:
           if (open) {
-            if (bufferLimitReason != null) {
-              beginClose(giveUpStatus(status, bufferLimitReason), trailers, null, null);
+            if (r.bufferLimitReason != null) {
+              beginClose(giveUpStatus(status, r.bufferLimitReason), trailers, null);
             } else {
-              startOver(verdict);
+              startOver(r, verdict);
               if (verdict.delayNanos() == 0) {
                 newAttempt();
               } else {
@@ -606,9 +623,9 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
           }
           break;
         case NO_MORE_HEDGES:
-          if (open && noMoreHedges == null) {
-            noMoreHedges = verdict.reason();
-            noMoreHedgesOverload = verdict.overload();
+          if (open && r.noMoreHedges == null) {
+            r.noMoreHedges = verdict.reason();
+            r.noMoreHedgesOverload = verdict.overload();
             cancelNextAttemptTimer();
           }
           break;
@@ -618,9 +635,9 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
           throw new AssertionError(verdict);
       }
       settle();
-      fx |= effects();
+      fx |= effects(Caller.CALLBACK);
     }
-    runEffects(fx, caller);
+    runEffects(fx, Caller.CALLBACK);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -630,11 +647,12 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   private void attemptTimerFired(Attempt<ReqT, RespT> attempt) {
     Judge.Case timedOut;
     Status timeout = Judge.perAttemptTimeoutStatus(plan.perAttemptTimeoutNanos);
-    synchronized (lock) {
+    synchronized (log) {
       attempt.timer = null;
       if (!stillRacing(attempt)) {
         return;
       }
+      Retrying r = retrying();
       timedOut =
           new Judge.Case(
               Judge.Mode.TIMER,
@@ -642,25 +660,31 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
               timeout,
               new Metadata(),
               attemptsMade,
-              bufferLimitReason,
-              backoffRetries,
-              previousBackoffNanos,
+              r.bufferLimitReason,
+              r.backoffRetries,
+              r.previousBackoffNanos,
               deadlineNanos,
               context,
               budget);
     }
-    Verdict verdict = judge.judge(timedOut);
+    Verdict verdict = plan.judge.judge(timedOut);
     int fx;
-    synchronized (lock) {
+    synchronized (log) {
       // An answer may have come meanwhile: then the verdict is moot (a granted retry is unused).
       if (stillRacing(attempt)) {
+        Retrying r = retrying();
         switch (verdict.kind()) {
           case REPLACE:
-            attempt.fate = Fate.TIMED_OUT;
-            attempt.orderCancel(timeout.getDescription(), null);
-            lastStatus = timeout;
-            lastTrailers = new Metadata();
-            startOver(verdict);
+            if (!plan.retry.hedgeOnPerAttemptTimeout()) {
+              attempt.fate = Fate.TIMED_OUT;
+              attempt.orderCancel(Status.CANCELLED.withDescription(timeout.getDescription()));
+            }
+            // Otherwise it races the new one, as a hedge: the first to answer wins.
+            if (attempt.fate == Fate.TIMED_OUT) {
+              r.lastStatus = timeout;
+              r.lastTrailers = new Metadata();
+            }
+            startOver(r, verdict);
             if (verdict.delayNanos() == 0) {
               newAttempt();
             } else {
@@ -669,7 +693,7 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
             settle();
             break;
           case KEEP:
-            keptNote =
+            r.keptNote =
                 "the per-attempt timeout ("
                     + Duration.ofNanos(plan.perAttemptTimeoutNanos)
                     + ") of attempt "
@@ -678,15 +702,25 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
                     + verdict.reason();
             break;
           case FAIL:
-            beginClose(verdict.status(), new Metadata(), verdict.status().getDescription(), verdict.status().getCause());
+            beginClose(verdict.status(), new Metadata(), verdict.status());
             break;
           default:
             throw new AssertionError(verdict);
         }
       }
-      fx = effects();
+      fx = effects(Caller.TIMER);
     }
     runEffects(fx, Caller.TIMER);
+  }
+
+  /** Whether some attempt not yet closed may still win the call (under lock). */
+  private boolean stillContending() {
+    for (Attempt<ReqT, RespT> a = attempts; a != null; a = a.next) {
+      if (a.fate == Fate.CONTENDING) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Whether the attempt is in flight and may still win the call (under lock). */
@@ -700,31 +734,31 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   /** The backoff before a retry, or the delay before the next hedge, has passed. */
   private void nextAttemptDue(int generation) {
     int fx = 0;
-    synchronized (lock) {
-      if (generation != nextAttemptGeneration) {
+    synchronized (log) {
+      Retrying r = retrying;
+      if (r == null || generation != r.timerGeneration) {
         return; // Cancelled, or replaced by a later timer.
       }
-      nextAttemptGeneration = 0;
-      nextAttemptTimer = null;
+      r.timerGeneration = 0;
+      r.timer = null;
       if (plan.hedging != null) {
         fx = reserveHedge();
         settle();
-      } else if (deadlineNanos != Judge.NO_DEADLINE && runtime.ticker.nanoTime() >= deadlineNanos) {
+      } else if (deadlineNanos != Judge.NO_DEADLINE && plan.runtime.ticker.nanoTime() >= deadlineNanos) {
         beginClose(
             withLastAttempt(
                 Status.DEADLINE_EXCEEDED.withDescription(
                     "grpc-retry: the call's deadline passed during backoff"),
-                lastStatus),
+                r.lastStatus),
             lastTrailersOrEmpty(),
-            null,
             null);
-      } else if (bufferLimitReason != null) {
-        beginClose(giveUpStatus(lastStatus, bufferLimitReason), lastTrailersOrEmpty(), null, null);
+      } else if (r.bufferLimitReason != null) {
+        beginClose(giveUpStatus(r.lastStatus, r.bufferLimitReason), lastTrailersOrEmpty(), null);
       } else {
         newAttempt();
         phase = Phase.ATTEMPTING;
       }
-      fx |= effects();
+      fx |= effects(Caller.TIMER);
     }
     runEffects(fx, Caller.TIMER);
   }
@@ -732,32 +766,35 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   /** Arms the timer of the next attempt (under lock). */
   private void armNextAttempt(long delayNanos) {
     cancelNextAttemptTimer();
-    int generation = ++generations;
+    Retrying r = retrying();
+    int generation = ++r.generations;
     if (generation == 0) {
-      generation = ++generations;
+      generation = ++r.generations;
     }
     int armed = generation;
     try {
-      nextAttemptTimer =
-          runtime.scheduler.schedule(() -> nextAttemptDue(armed), delayNanos, TimeUnit.NANOSECONDS);
-      nextAttemptGeneration = generation;
+      r.timer =
+          plan.runtime.scheduler.schedule(() -> nextAttemptDue(armed), delayNanos, TimeUnit.NANOSECONDS);
+      r.timerGeneration = generation;
     } catch (RejectedExecutionException e) {
-      beginClose(
+      Status status =
           Status.INTERNAL
               .withDescription("grpc-retry: the scheduler rejected the timer of the next attempt")
-              .withCause(e),
-          new Metadata(),
-          "grpc-retry: the scheduler rejected a timer",
-          e);
+              .withCause(e);
+      beginClose(status, new Metadata(), status);
     }
   }
 
   /** Disarms the timer of the next attempt, if any (under lock). */
   private void cancelNextAttemptTimer() {
-    nextAttemptGeneration = 0;
-    if (nextAttemptTimer != null) {
-      nextAttemptTimer.cancel(false);
-      nextAttemptTimer = null;
+    Retrying r = retrying;
+    if (r == null) {
+      return;
+    }
+    r.timerGeneration = 0;
+    if (r.timer != null) {
+      r.timer.cancel(false);
+      r.timer = null;
     }
   }
 
@@ -768,12 +805,12 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       return;
     }
     if (deadlineNanos != Judge.NO_DEADLINE
-        && Judge.saturatedAdd(runtime.ticker.nanoTime(), timeout) >= deadlineNanos) {
+        && Judge.saturatedAdd(plan.runtime.ticker.nanoTime(), timeout) >= deadlineNanos) {
       return; // The call's deadline comes first; the channel enforces it.
     }
     try {
       attempt.timer =
-          runtime.scheduler.schedule(
+          plan.runtime.scheduler.schedule(
               () -> attemptTimerFired(attempt), timeout, TimeUnit.NANOSECONDS);
     } catch (RejectedExecutionException e) {
       logger.log(
@@ -791,20 +828,20 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   }
 
   /** Starts the backoff sequence over after a server-chosen delay, or advances it (under lock). */
-  private void startOver(Verdict verdict) {
+  private static void startOver(Retrying r, Verdict verdict) {
     if (verdict.serverDelay()) {
       // gRFC A6: a server-chosen delay starts the backoff sequence over.
-      backoffRetries = 0;
-      previousBackoffNanos = 0;
+      r.backoffRetries = 0;
+      r.previousBackoffNanos = 0;
     } else {
-      backoffRetries++;
-      previousBackoffNanos = verdict.delayNanos();
+      r.backoffRetries++;
+      r.previousBackoffNanos = verdict.delayNanos();
     }
   }
 
   private boolean fitsDeadline(long delayNanos) {
     return deadlineNanos == Judge.NO_DEADLINE
-        || Judge.saturatedAdd(runtime.ticker.nanoTime(), delayNanos) < deadlineNanos;
+        || Judge.saturatedAdd(plan.runtime.ticker.nanoTime(), delayNanos) < deadlineNanos;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -827,10 +864,11 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
 
   /** Whether another hedge may be sent, budget aside (under lock). */
   private boolean hedgeAllowed() {
+    Retrying r = retrying();
     return (phase == Phase.ATTEMPTING || phase == Phase.BACKOFF)
-        && noMoreHedges == null
-        && bufferLimitReason == null
-        && attemptsMade + hedgesReserved < plan.hedging.maxAttempts();
+        && r.noMoreHedges == null
+        && r.bufferLimitReason == null
+        && attemptsMade + r.hedgesReserved < plan.hedging.maxAttempts();
   }
 
   /**
@@ -839,10 +877,10 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
    */
   private int reserveHedge() {
     if (!hedgeAllowed()
-        || (deadlineNanos != Judge.NO_DEADLINE && runtime.ticker.nanoTime() >= deadlineNanos)) {
+        || (deadlineNanos != Judge.NO_DEADLINE && plan.runtime.ticker.nanoTime() >= deadlineNanos)) {
       return 0;
     }
-    hedgesReserved++;
+    retrying().hedgesReserved++;
     phase = Phase.ATTEMPTING;
     return FX_HEDGE;
   }
@@ -857,26 +895,27 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       } catch (UserCode.Failure e) {
         failure = e.status;
       }
-      int fx;
-      synchronized (lock) {
-        hedgesReserved--;
+      int fx = 0;
+      synchronized (log) {
+        Retrying r = retrying();
+        r.hedgesReserved--;
         if (phase == Phase.ATTEMPTING || phase == Phase.BACKOFF) {
           if (failure != null) {
-            beginClose(failure, new Metadata(), failure.getDescription(), failure.getCause());
+            beginClose(failure, new Metadata(), failure);
           } else if (!granted) {
-            if (noMoreHedges == null) {
-              noMoreHedges = "the retry budget refused another attempt";
-              noMoreHedgesOverload = "budget";
+            if (r.noMoreHedges == null) {
+              r.noMoreHedges = "the retry budget refused another attempt";
+              r.noMoreHedgesOverload = "budget";
             }
-          } else if (bufferLimitReason == null && noMoreHedges == null) {
+          } else if (r.bufferLimitReason == null && r.noMoreHedges == null) {
             newAttempt();
             phase = Phase.ATTEMPTING;
             cancelNextAttemptTimer();
+            fx = planNextHedge();
           }
         }
-        fx = phase == Phase.ATTEMPTING && granted ? planNextHedge() : 0;
         settle();
-        fx |= effects();
+        fx |= effects(caller);
       }
       runEffects(fx & ~FX_HEDGE, caller);
       if ((fx & FX_HEDGE) == 0) {
@@ -888,35 +927,61 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   // ---------------------------------------------------------------------------------------------
   // Transitions shared by several events (all under lock).
 
+  private Retrying retrying() {
+    Retrying r = retrying;
+    if (r == null) {
+      r = new Retrying();
+      retrying = r;
+    }
+    return r;
+  }
+
   private void newAttempt() {
     Attempt<ReqT, RespT> attempt = new Attempt<>(this, ++attemptsMade);
-    attempts.add(attempt);
+    if (attempts == null) {
+      attempts = attempt;
+    } else {
+      Attempt<ReqT, RespT> last = attempts;
+      while (last.next != null) {
+        last = last.next;
+      }
+      last.next = attempt;
+    }
   }
 
   /** Commits the call to {@code attempt}: the others are abandoned, recording stops. */
   private void commitTo(Attempt<ReqT, RespT> attempt, @Nullable String note) {
     phase = Phase.COMMITTED;
     winner = attempt;
-    commitNote = note;
+    if (note != null) {
+      retrying().commitNote = note;
+    }
     if (attempt.fate == Fate.TIMED_OUT && attempt.cancel == CancelOrder.PENDING) {
       // Its cancellation has not gone out yet: take it back, the attempt is wanted after all.
       attempt.fate = Fate.CONTENDING;
       attempt.cancel = CancelOrder.NONE;
-      attempt.cancelMessage = null;
+      attempt.cancelWith = null;
     }
     cancelTimer(attempt);
     releaseRecording();
     cancelNextAttemptTimer();
-    for (int i = attempts.size() - 1; i >= 0; i--) {
-      Attempt<ReqT, RespT> other = attempts.get(i);
+    Attempt<ReqT, RespT> other = attempts;
+    while (other != null) {
+      Attempt<ReqT, RespT> following = other.next;
       if (other != attempt) {
-        abandon(other, "grpc-retry: another attempt won", null);
+        abandon(other, ANOTHER_WON);
       }
+      other = following;
     }
   }
 
+  private static final Status ANOTHER_WON =
+      Status.CANCELLED.withDescription("grpc-retry: another attempt won");
+  private static final Status CALL_ENDED =
+      Status.CANCELLED.withDescription("grpc-retry: the call ended");
+
   /** Gives up on an attempt: its callbacks are dropped and it is cancelled and drained. */
-  private void abandon(Attempt<ReqT, RespT> attempt, @Nullable String message, @Nullable Throwable cause) {
+  private void abandon(Attempt<ReqT, RespT> attempt, Status with) {
     if (attempt.fate == Fate.ABANDONED) {
       return;
     }
@@ -925,30 +990,43 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     if (attempt.stage == Stage.PENDING) {
       closeAttempt(attempt); // Never started: nothing else would close it.
     } else if (attempt.stage == Stage.REPLAYING || attempt.stage == Stage.LIVE) {
-      attempt.orderCancel(message, cause);
+      attempt.orderCancel(with);
     }
   }
 
   private void closeAttempt(Attempt<ReqT, RespT> attempt) {
     attempt.stage = Stage.CLOSED;
     cancelTimer(attempt);
-    attempts.remove(attempt);
+    if (attempts == attempt) {
+      attempts = attempt.next;
+    } else {
+      for (Attempt<ReqT, RespT> a = attempts; a != null; a = a.next) {
+        if (a.next == attempt) {
+          a.next = attempt.next;
+          break;
+        }
+      }
+    }
+    attempt.next = null;
   }
 
   /**
-   * Fixes the call's final status; every attempt still open is abandoned, and the close is
-   * delivered by the transition that sees the last one close.
+   * Fixes the call's final status; every attempt still open is abandoned (cancelled with {@code
+   * cancelWith}, or a note that the call ended), and the close is delivered by the transition that
+   * sees the last one close.
    */
-  private void beginClose(
-      Status status, Metadata trailers, @Nullable String message, @Nullable Throwable cause) {
+  private void beginClose(Status status, Metadata trailers, @Nullable Status cancelWith) {
     phase = Phase.CLOSING;
     closeStatus = status;
     closeTrailers = trailers;
     releaseRecording();
     cancelNextAttemptTimer();
-    String why = message != null || cause != null ? message : "grpc-retry: the call ended";
-    for (int i = attempts.size() - 1; i >= 0; i--) {
-      abandon(attempts.get(i), why, cause);
+    Status with = cancelWith != null ? cancelWith : CALL_ENDED;
+    Attempt<ReqT, RespT> a = attempts;
+    while (a != null) {
+      Attempt<ReqT, RespT> following = a.next;
+      abandon(a, with);
+      a = following;
     }
   }
 
@@ -961,33 +1039,38 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     if (phase != Phase.ATTEMPTING && phase != Phase.BACKOFF) {
       return;
     }
-    for (int i = 0; i < attempts.size(); i++) {
-      if (attempts.get(i).fate == Fate.CONTENDING) {
+    for (Attempt<ReqT, RespT> a = attempts; a != null; a = a.next) {
+      if (a.fate == Fate.CONTENDING) {
         phase = Phase.ATTEMPTING;
         return;
       }
     }
-    if (hedgesReserved > 0) {
+    Retrying r = retrying();
+    if (r.hedgesReserved > 0) {
       phase = Phase.ATTEMPTING;
       return;
     }
-    if (nextAttemptGeneration != 0) {
+    if (r.timerGeneration != 0) {
       phase = Phase.BACKOFF;
       return;
     }
     Metadata trailers = lastTrailersOrEmpty();
-    if (noMoreHedgesOverload != null) {
-      trailers.put(UpstreamPushbackInterceptor.GAVE_UP_KEY, noMoreHedgesOverload);
+    String overload = r.givenUp != null ? r.givenUpOverload : r.noMoreHedgesOverload;
+    if (overload != null) {
+      trailers.put(UpstreamPushbackInterceptor.GAVE_UP_KEY, overload);
     }
-    beginClose(giveUpStatus(lastStatus, exhaustedReason()), trailers, null, null);
+    beginClose(giveUpStatus(r.lastStatus, exhaustedReason(r)), trailers, null);
   }
 
-  private String exhaustedReason() {
-    if (noMoreHedges != null) {
-      return noMoreHedges;
+  private String exhaustedReason(Retrying r) {
+    if (r.givenUp != null) {
+      return r.givenUp;
     }
-    if (bufferLimitReason != null) {
-      return bufferLimitReason;
+    if (r.noMoreHedges != null) {
+      return r.noMoreHedges;
+    }
+    if (r.bufferLimitReason != null) {
+      return r.bufferLimitReason;
     }
     if (attemptsMade >= plan.policy.maxAttempts()) {
       return "maxAttempts (" + plan.policy.maxAttempts() + ") reached";
@@ -1001,12 +1084,13 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   // The replay buffer (under lock).
 
   private boolean recording() {
-    return (phase == Phase.ATTEMPTING || phase == Phase.BACKOFF) && bufferLimitReason == null;
+    return (phase == Phase.ATTEMPTING || phase == Phase.BACKOFF)
+        && (retrying == null || retrying.bufferLimitReason == null);
   }
 
   private void account(long size) {
     long perCall = bufferedBytes + size;
-    BufferMeter buffers = runtime.buffers;
+    BufferMeter buffers = plan.runtime.buffers;
     if (perCall > buffers.perCallLimit || perCall < 0) {
       overflow(buffers.perCallLimitReason());
     } else if (!buffers.tryReserve(size)) {
@@ -1023,26 +1107,24 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
    */
   private void overflow(String reason) {
     releaseRecording();
-    bufferLimitReason = reason;
+    Retrying r = retrying();
+    r.bufferLimitReason = reason;
     cancelNextAttemptTimer();
-    for (int i = 0; i < attempts.size(); i++) {
-      Attempt<ReqT, RespT> attempt = attempts.get(i);
-      if (attempt.fate == Fate.CONTENDING
-          && attempt.cancel == CancelOrder.NONE
-          && attempt.stage != Stage.JUDGING) {
-        commitTo(attempt, reason);
+    for (Attempt<ReqT, RespT> a = attempts; a != null; a = a.next) {
+      if (a.fate == Fate.CONTENDING && a.cancel == CancelOrder.NONE && a.stage != Stage.JUDGING) {
+        commitTo(a, reason);
         return;
       }
     }
     if (phase == Phase.BACKOFF) {
-      beginClose(giveUpStatus(lastStatus, reason), lastTrailersOrEmpty(), null, null);
+      beginClose(giveUpStatus(r.lastStatus, reason), lastTrailersOrEmpty(), null);
     }
-    // Otherwise an attempt is being judged: its verdict sees bufferLimitReason.
+    // Otherwise an attempt is being judged, or a hedge granted: they see bufferLimitReason.
   }
 
   private void releaseRecording() {
     if (bufferedBytes > 0) {
-      runtime.buffers.release(bufferedBytes);
+      plan.runtime.buffers.release(bufferedBytes);
       bufferedBytes = 0;
     }
   }
@@ -1054,20 +1136,34 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
    * At the end of a transition (under lock): claims what must be done once the lock is released.
    * Each effect is claimed by one thread only.
    */
-  private int effects() {
+  private int effects(Caller caller) {
     int fx = 0;
-    if (phase == Phase.CLOSING && attempts.isEmpty()) {
+    if (phase == Phase.CLOSING && attempts == null) {
       phase = Phase.CLOSED;
       log.clear();
-      fx |= FX_CLOSE;
+      if (caller == Caller.CALLBACK || attemptOptions.getExecutor() == null) {
+        // Delivered on this thread: claim the listener now, or leave it to the thread inside.
+        if (delivering) {
+          enqueue(this::invokeClose);
+        } else {
+          delivering = true;
+          fx |= FX_CLOSE_NOW;
+        }
+      } else {
+        fx |= FX_CLOSE;
+      }
     } else if (!pumping && pickWork()) {
       pumping = true;
       fx |= FX_PUMP;
     }
-    if (phase == Phase.BACKOFF && contextListener == null && context != Context.ROOT) {
+    Retrying r = retrying;
+    if (phase == Phase.BACKOFF
+        && r != null
+        && r.contextListener == null
+        && context != Context.ROOT) {
       // Attempts in flight see the Context's cancellation through the channel; during backoff
       // nothing is in flight, so the call watches it itself.
-      contextListener = this::contextCancelled;
+      r.contextListener = this::contextCancelled;
       fx |= FX_WATCH;
     }
     return fx;
@@ -1080,13 +1176,13 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     if ((fx & FX_WATCH) != 0) {
       watchContext();
     }
-    if ((fx & FX_CLOSE) != 0) {
-      deliverClose(caller != Caller.CALLBACK);
+    if ((fx & (FX_CLOSE | FX_CLOSE_NOW)) != 0) {
+      closeDelivered(fx);
     }
     if ((fx & FX_PUMP) != 0) {
-      if (caller == Caller.TIMER && callExecutor != null) {
+      if (caller == Caller.TIMER && attemptOptions.getExecutor() != null) {
         try {
-          callExecutor.execute(this::pumpLoop);
+          attemptOptions.getExecutor().execute(this::pumpLoop);
         } catch (RejectedExecutionException e) {
           pumpLoop();
         }
@@ -1102,22 +1198,25 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   /** Ends the call with {@code status}: user code or the application's listener failed. */
   private void fail(Status status, Caller caller) {
     int fx;
-    synchronized (lock) {
+    synchronized (log) {
       if (phase == Phase.NEW || phase == Phase.CLOSING || phase == Phase.CLOSED) {
         return;
       }
-      beginClose(status, new Metadata(), status.getDescription(), status.getCause());
-      fx = effects();
+      beginClose(status, new Metadata(), status);
+      fx = effects(caller);
     }
     runEffects(fx, caller);
   }
 
   private void watchContext() {
-    Context.CancellationListener listener = contextListener;
+    Context.CancellationListener listener;
+    synchronized (log) {
+      listener = retrying.contextListener;
+    }
     // A Context already cancelled runs the listener at once, on this thread, outside the lock.
     context.addListener(listener, Runnable::run);
     boolean closed;
-    synchronized (lock) {
+    synchronized (log) {
       closed = phase == Phase.CLOSED;
     }
     if (closed) {
@@ -1131,16 +1230,12 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       return;
     }
     int fx;
-    synchronized (lock) {
+    synchronized (log) {
       if (phase != Phase.BACKOFF) {
         return; // Attempts in flight are cancelled by the channel, which watches the same Context.
       }
-      beginClose(
-          withLastAttempt(status, lastStatus),
-          lastTrailersOrEmpty(),
-          status.getDescription(),
-          status.getCause());
-      fx = effects();
+      beginClose(withLastAttempt(status, retrying.lastStatus), lastTrailersOrEmpty(), status);
+      fx = effects(Caller.TIMER);
     }
     runEffects(fx, Caller.TIMER);
   }
@@ -1149,53 +1244,53 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   // The outbound pump.
 
   /**
-   * Picks the next operation to send to an attempt (under lock, by the thread that holds or
-   * claims the pump): cancellations first, then starts, requests and log entries in order.
-   * Returns false when there is none.
+   * Picks the next batch for the pump (under lock, by the thread that holds or claims it): for the
+   * first attempt that needs anything, its cancellation, or its start, requests and the log
+   * entries it lacks, in that order. Returns false when no attempt needs anything.
    */
   private boolean pickWork() {
-    for (int i = 0; i < attempts.size(); i++) {
-      Attempt<ReqT, RespT> attempt = attempts.get(i);
-      Stage stage = attempt.stage;
+    for (Attempt<ReqT, RespT> a = attempts; a != null; a = a.next) {
+      Stage stage = a.stage;
+      int batch = 0;
       if (stage == Stage.PENDING) {
-        if (attempt.fate == Fate.CONTENDING) {
-          attempt.stage = Stage.REPLAYING;
-          armAttemptTimer(attempt);
-          return work(attempt, W_START, null, 0);
+        if (a.fate != Fate.CONTENDING || deferStart()) {
+          continue;
+        }
+        a.stage = Stage.REPLAYING;
+        armAttemptTimer(a);
+        batch = W_START;
+      } else if (stage != Stage.REPLAYING && stage != Stage.LIVE) {
+        continue;
+      } else if (a.cancel == CancelOrder.PENDING) {
+        a.cancel = a.fate == Fate.ABANDONED ? CancelOrder.DRAINED : CancelOrder.SENT;
+        return batch(a, a.cancel == CancelOrder.DRAINED ? W_DRAIN : W_CANCEL);
+      } else if (a.fate == Fate.ABANDONED) {
+        if (a.cancel == CancelOrder.SENT) {
+          a.cancel = CancelOrder.DRAINED;
+          return batch(a, W_DRAIN);
         }
         continue;
       }
-      if (stage != Stage.REPLAYING && stage != Stage.LIVE) {
-        continue;
+      boolean sends = a.fate == Fate.CONTENDING && a.cancel == CancelOrder.NONE;
+      if ((sends || a == winner) && a.requestSent < requested) {
+        workRequest = requested - a.requestSent;
+        a.requestSent = requested;
+        batch |= W_REQUEST;
       }
-      if (attempt.cancel == CancelOrder.PENDING) {
-        attempt.cancel = attempt.fate == Fate.ABANDONED ? CancelOrder.DRAINED : CancelOrder.SENT;
-        return work(attempt, attempt.cancel == CancelOrder.DRAINED ? W_DRAIN : W_CANCEL, null, 0);
+      if (sends && a.sent < log.end()) {
+        workRing = log.ring();
+        workFrom = a.sent;
+        a.sent = log.end();
+        batch |= W_SEND;
       }
-      if (attempt.fate == Fate.ABANDONED) {
-        if (attempt.cancel == CancelOrder.SENT) {
-          attempt.cancel = CancelOrder.DRAINED;
-          return work(attempt, W_DRAIN, null, 0);
-        }
-        continue;
+      if (batch != 0) {
+        return batch(a, batch);
       }
-      boolean sends = attempt.fate == Fate.CONTENDING && attempt.cancel == CancelOrder.NONE;
-      if ((sends || attempt == winner) && attempt.requestSent < requested) {
-        int count = requested - attempt.requestSent;
-        attempt.requestSent = requested;
-        return work(attempt, W_REQUEST, null, count);
-      }
-      if (!sends) {
-        continue;
-      }
-      if (attempt.sent < log.end()) {
-        return work(attempt, W_SEND, log.get(attempt.sent++), 0);
-      }
-      if (stage == Stage.REPLAYING) {
-        attempt.stage = Stage.LIVE;
-        if (attempt.number > 1 || attempt.readyMissed) {
-          attempt.readyMissed = false;
-          return work(attempt, W_READY, null, 0);
+      if (stage == Stage.REPLAYING && sends) {
+        a.stage = Stage.LIVE;
+        if (a.number > 1 || a.readyMissed) {
+          a.readyMissed = false;
+          return batch(a, W_READY);
         }
       }
     }
@@ -1203,11 +1298,18 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     return false;
   }
 
-  private boolean work(Attempt<ReqT, RespT> attempt, int kind, @Nullable Object entry, int count) {
+  /**
+   * Whether the first attempt must wait before it starts: a method whose client sends one message
+   * gains nothing from a stream opened before that message and its half-close, and starting it
+   * with both lets the pump send all four operations in one go.
+   */
+  private boolean deferStart() {
+    return appSide == AppSide.OPEN && method.getType().clientSendsOneMessage();
+  }
+
+  private boolean batch(Attempt<ReqT, RespT> attempt, int kinds) {
     workAttempt = attempt;
-    workKind = kind;
-    workEntry = entry;
-    workCount = count;
+    work = kinds;
     return true;
   }
 
@@ -1217,26 +1319,24 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       return;
     }
     long keep = log.end();
-    for (int i = 0; i < attempts.size(); i++) {
-      Attempt<ReqT, RespT> attempt = attempts.get(i);
-      if (attempt.fate == Fate.CONTENDING && attempt.cancel == CancelOrder.NONE) {
-        keep = Math.min(keep, attempt.sent);
+    for (Attempt<ReqT, RespT> a = attempts; a != null; a = a.next) {
+      if (a.fate == Fate.CONTENDING && a.cancel == CancelOrder.NONE) {
+        keep = Math.min(keep, a.sent);
       }
     }
     log.dropBefore(keep);
   }
 
-  /** Sends operations to attempts until there is nothing left to send; holds the pump meanwhile. */
+  /** Sends batches to attempts until none needs anything; holds the pump meanwhile. */
   private void pumpLoop() {
     while (true) {
       Attempt<ReqT, RespT> attempt = workAttempt;
-      int kind = workKind;
-      Object entry = workEntry;
-      int count = workCount;
+      int kinds = work;
+      Object[] ring = workRing;
       workAttempt = null;
-      workEntry = null;
-      perform(attempt, kind, entry, count);
-      synchronized (lock) {
+      workRing = null;
+      perform(attempt, kinds, workRequest, ring, workFrom);
+      synchronized (log) {
         if (!pickWork()) {
           pumping = false;
           return;
@@ -1246,59 +1346,64 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   }
 
   @SuppressWarnings("unchecked")
-  private void perform(Attempt<ReqT, RespT> attempt, int kind, @Nullable Object entry, int count) {
-    switch (kind) {
-      case W_START:
-        startAttempt(attempt);
-        return;
-      case W_REQUEST:
-        try {
-          attempt.call.request(count);
-        } catch (RuntimeException | Error e) {
-          outboundFailed(attempt, "request", e);
-        }
-        return;
-      case W_SEND:
-        try {
+  private void perform(
+      Attempt<ReqT, RespT> attempt,
+      int kinds,
+      int requestCount,
+      Object @Nullable [] ring,
+      long from) {
+    if ((kinds & (W_CANCEL | W_DRAIN)) != 0) {
+      cancelAttempt(attempt, (kinds & W_DRAIN) != 0);
+      return;
+    }
+    if ((kinds & W_READY) != 0) {
+      if (attempt.call.isReady()) {
+        deliverReady(attempt);
+      }
+      return;
+    }
+    if ((kinds & W_START) != 0 && !startAttempt(attempt)) {
+      return;
+    }
+    ClientCall<ReqT, RespT> call = attempt.call;
+    String operation = "request";
+    try {
+      if ((kinds & W_REQUEST) != 0) {
+        call.request(requestCount);
+      }
+      if ((kinds & W_SEND) != 0) {
+        // Only the thread that holds the pump moves an attempt's position in the log.
+        for (long i = from, to = attempt.sent; i < to; i++) {
+          Object entry = OutboundLog.entry(ring, i);
           if (entry instanceof Control) {
-            ((Control) entry).replay(attempt.call);
+            operation = entry.toString();
+            ((Control) entry).replay(call);
           } else {
-            attempt.call.sendMessage((ReqT) entry);
+            operation = "sendMessage";
+            call.sendMessage((ReqT) entry);
           }
-        } catch (RuntimeException | Error e) {
-          outboundFailed(attempt, entry instanceof Control ? entry.toString() : "sendMessage", e);
         }
-        return;
-      case W_CANCEL:
-      case W_DRAIN:
-        cancelAttempt(attempt, kind == W_DRAIN);
-        return;
-      case W_READY:
-        ClientCall<ReqT, RespT> call = attempt.call;
-        if (call.isReady()) {
-          deliverReady(attempt);
-        }
-        return;
-      default:
-        throw new AssertionError(kind);
+      }
+    } catch (RuntimeException | Error e) {
+      outboundFailed(attempt, operation, e);
     }
   }
 
-  private void startAttempt(Attempt<ReqT, RespT> attempt) {
+  /** Starts an attempt on the channel; returns false if that failed (the call then ends). */
+  private boolean startAttempt(Attempt<ReqT, RespT> attempt) {
     Metadata headers;
-    if (attempt.number == 1 && firstHeaders != null) {
+    if (attempt.number == 1) {
       headers = firstHeaders;
       firstHeaders = null;
     } else {
       headers = new Metadata();
       headers.merge(pristineHeaders);
-      if (attempt.number > 1) {
-        headers.put(PREVIOUS_ATTEMPTS_KEY, Integer.toString(attempt.number - 1));
-      }
+      headers.put(PREVIOUS_ATTEMPTS_KEY, Integer.toString(attempt.number - 1));
     }
     ClientCall<ReqT, RespT> call = null;
     Throwable failure = null;
-    Context previous = context.attach();
+    // Usually the pump runs where start() was called, in the captured Context already.
+    Context previous = Context.current() == context ? null : context.attach();
     try {
       call = next.newCall(method, attemptOptions);
       attempt.call = call;
@@ -1306,11 +1411,15 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     } catch (RuntimeException | Error e) {
       failure = e;
     } finally {
-      context.detach(previous);
+      if (previous != null) {
+        context.detach(previous);
+      }
     }
     if (failure != null) {
       startFailed(attempt, call, failure);
+      return false;
     }
+    return true;
   }
 
   /**
@@ -1332,14 +1441,14 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
                 "grpc-retry: starting attempt " + attempt.number + " on the channel failed: " + failure)
             .withCause(failure);
     int fx;
-    synchronized (lock) {
+    synchronized (log) {
       if (attempt.stage != Stage.CLOSED) {
         closeAttempt(attempt);
       }
       if (phase != Phase.CLOSING && phase != Phase.CLOSED) {
-        beginClose(status, new Metadata(), status.getDescription(), failure);
+        beginClose(status, new Metadata(), status);
       }
-      fx = effects();
+      fx = effects(Caller.CALLBACK);
     }
     runEffects(fx, Caller.CALLBACK);
   }
@@ -1360,8 +1469,9 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
    */
   private void cancelAttempt(Attempt<ReqT, RespT> attempt, boolean drain) {
     ClientCall<ReqT, RespT> call = attempt.call;
+    Status with = attempt.cancelWith;
     try {
-      call.cancel(attempt.cancelMessage, attempt.cancelCause);
+      call.cancel(with.getDescription(), with.getCause());
       if (drain) {
         call.request(Integer.MAX_VALUE);
       }
@@ -1379,19 +1489,17 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
 
   /** Whether an onReady of {@code attempt} reaches the application (under lock). */
   private boolean readinessCounts(Attempt<ReqT, RespT> attempt) {
-    if (attempt.stage != Stage.LIVE) {
+    if (attempt.stage != Stage.LIVE || attempt.cancel != CancelOrder.NONE) {
       return false;
     }
     if (phase == Phase.COMMITTED) {
-      return attempt == winner && attempt.cancel == CancelOrder.NONE;
+      return attempt == winner;
     }
-    return phase == Phase.ATTEMPTING
-        && attempt.fate == Fate.CONTENDING
-        && attempt.cancel == CancelOrder.NONE;
+    return phase == Phase.ATTEMPTING && attempt.fate == Fate.CONTENDING;
   }
 
   private void deliverReady(Attempt<ReqT, RespT> attempt) {
-    synchronized (lock) {
+    synchronized (log) {
       if (!readinessCounts(attempt)) {
         if (attempt.stage == Stage.REPLAYING
             && attempt.fate == Fate.CONTENDING
@@ -1432,7 +1540,7 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   private void exitDelivery() {
     while (true) {
       Runnable callback;
-      synchronized (lock) {
+      synchronized (log) {
         callback = queued == null ? null : queued.poll();
         if (callback == null) {
           delivering = false;
@@ -1475,37 +1583,40 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
             : kind == CB_MESSAGE ? "Failed to read message." : "Failed to call onReady.";
     Status status = Status.CANCELLED.withDescription(what).withCause(failure);
     int fx;
-    synchronized (lock) {
+    synchronized (log) {
       if (phase == Phase.NEW || phase == Phase.CLOSING || phase == Phase.CLOSED) {
         return;
       }
       if (queued != null) {
         queued.clear();
       }
-      beginClose(status, new Metadata(), what, failure);
-      fx = effects();
+      beginClose(status, new Metadata(), status);
+      fx = effects(Caller.TIMER);
     }
     runEffects(fx, Caller.TIMER);
   }
 
-  private void deliverClose(boolean viaExecutor) {
-    Context.CancellationListener listener = contextListener;
+  /** The close was claimed: removes the Context listener and hands the close to the listener. */
+  private void closeDelivered(int fx) {
+    Retrying r = retrying;
+    Context.CancellationListener listener = r == null ? null : r.contextListener;
     if (listener != null) {
       context.removeListener(listener);
     }
-    if (viaExecutor && callExecutor != null) {
-      try {
-        callExecutor.execute(this::runClose);
-        return;
-      } catch (RejectedExecutionException e) {
-        // Nothing else can run the callback: run it here rather than lose it.
-      }
+    if ((fx & FX_CLOSE_NOW) != 0) {
+      invokeClose();
+      return;
     }
-    runClose();
+    try {
+      attemptOptions.getExecutor().execute(this::runClose);
+    } catch (RejectedExecutionException e) {
+      // Nothing else can run the callback: run it here rather than lose it.
+      runClose();
+    }
   }
 
   private void runClose() {
-    synchronized (lock) {
+    synchronized (log) {
       if (delivering) {
         enqueue(this::invokeClose);
         return;
@@ -1515,15 +1626,10 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     invokeClose();
   }
 
+  /** Calls onClose; fields read here were written under the lock before the close was claimed. */
   private void invokeClose() {
-    Status status;
-    Metadata trailers;
-    synchronized (lock) {
-      status = closeStatus;
-      trailers = closeTrailers;
-    }
     try {
-      app.onClose(status, trailers);
+      app.onClose(closeStatus, closeTrailers);
     } catch (RuntimeException | Error e) {
       logger.log(Level.WARNING, "Exception thrown by ClientCall.Listener.onClose", e);
     }
@@ -1542,8 +1648,8 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       }
       attemptOptions =
           attemptOptions.withDeadline(
-              Deadline.after(plan.timeoutNanos, TimeUnit.NANOSECONDS, runtime.ticker));
-      deadlineNanos = Judge.saturatedAdd(runtime.ticker.nanoTime(), plan.timeoutNanos);
+              Deadline.after(plan.timeoutNanos, TimeUnit.NANOSECONDS, plan.runtime.ticker));
+      deadlineNanos = Judge.saturatedAdd(plan.runtime.ticker.nanoTime(), plan.timeoutNanos);
       return;
     }
     long remaining = Long.MAX_VALUE;
@@ -1553,11 +1659,12 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     if (contextDeadline != null) {
       remaining = Math.min(remaining, contextDeadline.timeRemaining(TimeUnit.NANOSECONDS));
     }
-    deadlineNanos = Judge.saturatedAdd(runtime.ticker.nanoTime(), remaining);
+    deadlineNanos = Judge.saturatedAdd(plan.runtime.ticker.nanoTime(), remaining);
   }
 
   private Metadata lastTrailersOrEmpty() {
-    return lastTrailers != null ? lastTrailers : new Metadata();
+    Metadata last = retrying == null ? null : retrying.lastTrailers;
+    return last != null ? last : new Metadata();
   }
 
   private static Metadata withMarker(Metadata trailers, @Nullable String overload) {
@@ -1575,13 +1682,14 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
 
   private Status giveUpStatus(@Nullable Status last, String reason) {
     Status base = last != null ? last : Status.UNKNOWN;
+    String kept = retrying == null ? null : retrying.keptNote;
     String note =
         "grpc-retry: "
             + attemptsMade
             + (attemptsMade == 1 ? " attempt" : " attempts")
             + " made; not retried because "
             + reason
-            + (keptNote == null ? "" : "; " + keptNote);
+            + (kept == null ? "" : "; " + kept);
     String description = base.getDescription();
     return base.withDescription(description == null ? note : description + " [" + note + "]");
   }

@@ -96,6 +96,8 @@ final class ServiceConfigParser {
 
   /** Values quoted in messages are cut after this many characters. */
   private static final int MAX_QUOTED_CHARS = 80;
+  /** Keys in a JSON path are cut after this many characters. */
+  private static final int MAX_KEY_CHARS = 40;
 
   /** The longest duration {@link RetryPolicy} takes: Long.MAX_VALUE nanoseconds. */
   private static final Duration MAX_DURATION = Duration.ofNanos(Long.MAX_VALUE);
@@ -282,7 +284,8 @@ final class ServiceConfigParser {
     }
     String first = namedAt.putIfAbsent(key, path);
     if (first != null) {
-      throw new IllegalArgumentException(path + ": duplicate name " + shown + ", also in " + first);
+      throw new IllegalArgumentException(
+          path + ": duplicate name " + abbreviate(shown) + ", also in " + first);
     }
     return key;
   }
@@ -337,6 +340,15 @@ final class ServiceConfigParser {
     }
     if (config.hasJitter()) {
       builder.jitter(jitter(config.getJitter(), json.get("jitter"), path + ".jitter"));
+    }
+    if (config.getHedgeOnPerAttemptTimeout()) {
+      if (!config.hasPerAttemptRecvTimeout()) {
+        throw error(
+            path + ".hedgeOnPerAttemptTimeout",
+            "needs a perAttemptRecvTimeout in the same retryPolicy",
+            json.get("hedgeOnPerAttemptTimeout"));
+      }
+      builder.hedgeOnPerAttemptTimeout(true);
     }
     if (json.has("idempotentRetryableStatusCodes")) {
       builder.idempotentRetryableStatusCodes(
@@ -706,7 +718,7 @@ final class ServiceConfigParser {
       for (Map.Entry<?, ?> entry : ((Map<?, ?>) value).entrySet()) {
         if (!(entry.getKey() instanceof String)) {
           throw new IllegalArgumentException(
-              where(path) + ": keys must be strings, was " + entry.getKey());
+              where(path) + ": keys must be strings, was " + abbreviate(String.valueOf(entry.getKey())));
         }
         String key = (String) entry.getKey();
         object.add(key, fromJava(entry.getValue(), child(path, key), depth + 1));
@@ -728,12 +740,23 @@ final class ServiceConfigParser {
 
   // ---- Paths and messages ----
 
-  /** {@code path.key}, or {@code path["key"]} when the key is not a plain name. */
+  /**
+   * {@code path.key}, or {@code path["key"]} when the key is not a plain name; a key too long to
+   * quote is cut, so that a message stays readable whatever the document holds.
+   */
   private static String child(String path, String key) {
+    if (key.length() > MAX_KEY_CHARS) {
+      return path + "[" + new JsonPrimitive(key.substring(0, MAX_KEY_CHARS)) + "...]";
+    }
     if (!PLAIN_KEY.matcher(key).matches()) {
       return path + "[" + new JsonPrimitive(key) + "]";
     }
     return path.isEmpty() ? key : path + "." + key;
+  }
+
+  /** {@code text}, cut after {@link #MAX_QUOTED_CHARS} characters. */
+  private static String abbreviate(String text) {
+    return text.length() <= MAX_QUOTED_CHARS ? text : text.substring(0, MAX_QUOTED_CHARS) + "...";
   }
 
   private static String where(String path) {
@@ -754,8 +777,7 @@ final class ServiceConfigParser {
     if (value == null) {
       return "missing";
     }
-    String text = value.toString();
-    return text.length() <= MAX_QUOTED_CHARS ? text : text.substring(0, MAX_QUOTED_CHARS) + "...";
+    return abbreviate(value.toString());
   }
 
   /**

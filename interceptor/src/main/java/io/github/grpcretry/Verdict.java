@@ -30,11 +30,19 @@ record Verdict(
     SUCCEED,
     /** End the call with {@code status}, decorated with {@code reason} when there is one. */
     STOP,
+    /**
+     * No further attempt may start, for {@code reason}: the call ends with {@code status},
+     * decorated, unless another attempt is still in flight, which may yet win.
+     */
+    GIVE_UP,
     /** End the call with {@code status} as it is: user code failed. */
     FAIL,
     /** Start another attempt after {@code delayNanos}; the budget has granted it. */
     RETRY,
-    /** A timed-out attempt gives way: cancel it and start another after {@code delayNanos}. */
+    /**
+     * A timed-out attempt gives way: start another after {@code delayNanos}, and cancel the slow
+     * one unless the policy hedges on per-attempt timeouts.
+     */
     REPLACE,
     /** A timed-out attempt goes on until the call's deadline, for {@code reason}. */
     KEEP,
@@ -56,8 +64,12 @@ record Verdict(
     return new Verdict(Kind.STOP, status, reason, null, 0, false);
   }
 
-  static Verdict stopForOverload(Status status, String reason, String overload) {
-    return new Verdict(Kind.STOP, status, reason, overload, 0, false);
+  static Verdict giveUp(Status status, String reason) {
+    return new Verdict(Kind.GIVE_UP, status, reason, null, 0, false);
+  }
+
+  static Verdict giveUpForOverload(Status status, String reason, String overload) {
+    return new Verdict(Kind.GIVE_UP, status, reason, overload, 0, false);
   }
 
   static Verdict fail(Status status) {

@@ -268,19 +268,19 @@ class ServiceConfigCorpusTest {
             RP
                 + ".maxAttempt: is not a known key (known: maxAttempts, initialBackoff, maxBackoff,"
                 + " backoffMultiplier, retryableStatusCodes, perAttemptRecvTimeout, jitter,"
-                + " idempotentRetryableStatusCodes), was 4"),
+                + " idempotentRetryableStatusCodes, hedgeOnPerAttemptTimeout), was 4"),
         Arguments.of(
             retry(POLICY.replace("maxAttempts", "max_attempts")),
             RP
                 + ".max_attempts: is not a known key (known: maxAttempts, initialBackoff,"
                 + " maxBackoff, backoffMultiplier, retryableStatusCodes, perAttemptRecvTimeout,"
-                + " jitter, idempotentRetryableStatusCodes), was 3"),
+                + " jitter, idempotentRetryableStatusCodes, hedgeOnPerAttemptTimeout), was 3"),
         Arguments.of(
             retry(POLICY + ", \"max tokens\": 4"),
             RP
                 + "[\"max tokens\"]: is not a known key (known: maxAttempts, initialBackoff,"
                 + " maxBackoff, backoffMultiplier, retryableStatusCodes, perAttemptRecvTimeout,"
-                + " jitter, idempotentRetryableStatusCodes), was 4"),
+                + " jitter, idempotentRetryableStatusCodes, hedgeOnPerAttemptTimeout), was 4"),
         // hedgingPolicy.
         Arguments.of(
             hedging("\"hedgingDelay\": \"1s\""),
