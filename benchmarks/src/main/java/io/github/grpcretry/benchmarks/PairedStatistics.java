@@ -1,0 +1,133 @@
+package io.github.grpcretry.benchmarks;
+
+import java.util.Arrays;
+
+/**
+ * The arithmetic of {@link PairedBenchmark}: rates per round, ratios between two set-ups in the
+ * same round, and quartiles over rounds. Pure functions of their arguments, which they never
+ * change.
+ */
+final class PairedStatistics {
+  private PairedStatistics() {}
+
+  /** The 25th, 50th and 75th percentiles of a sample. */
+  record Quartiles(double lower, double median, double upper) {
+    /**
+     * The quartiles of {@code values}, by {@link #quantile}.
+     *
+     * @throws IllegalArgumentException if {@code values} is empty or holds NaN
+     */
+    static Quartiles of(double[] values) {
+      double[] sorted = sortedCopy(values);
+      return new Quartiles(
+          quantileOfSorted(sorted, 0.25),
+          quantileOfSorted(sorted, 0.5),
+          quantileOfSorted(sorted, 0.75));
+    }
+  }
+
+  /**
+   * The {@code p}-quantile of {@code values}, interpolated linearly between the two nearest
+   * ranks: for n sorted values x[0..n-1] it is x[h] at h = (n - 1) p when h is whole, and the
+   * straight line between x[floor h] and x[floor h + 1] otherwise (the definition of R's and
+   * NumPy's defaults). The median of an even count is so the mean of the two middle values.
+   *
+   * @throws IllegalArgumentException if {@code values} is empty or holds NaN, or {@code p} is not
+   *     from 0 to 1
+   */
+  static double quantile(double[] values, double p) {
+    if (!(p >= 0 && p <= 1)) {
+      throw new IllegalArgumentException("p must be from 0 to 1: " + p);
+    }
+    return quantileOfSorted(sortedCopy(values), p);
+  }
+
+  /** The 0.5-{@linkplain #quantile quantile} of {@code values}. */
+  static double median(double[] values) {
+    return quantile(values, 0.5);
+  }
+
+  /**
+   * Operations per second in each round: {@code operations[i] / (nanos[i] / 1e9)}.
+   *
+   * @throws IllegalArgumentException if the arrays differ in length or a duration is not positive
+   */
+  static double[] perSecond(long[] operations, long[] nanos) {
+    sameLength(operations.length, nanos.length, "operations", "nanos");
+    double[] rates = new double[operations.length];
+    for (int i = 0; i < rates.length; i++) {
+      if (nanos[i] <= 0) {
+        throw new IllegalArgumentException("nanos[" + i + "] must be positive: " + nanos[i]);
+      }
+      rates[i] = operations[i] * 1e9 / nanos[i];
+    }
+    return rates;
+  }
+
+  /**
+   * Bytes per operation in each round: {@code bytes[i] / operations[i]}.
+   *
+   * @throws IllegalArgumentException if the arrays differ in length or a round counted no
+   *     operation
+   */
+  static double[] perOperation(long[] bytes, long[] operations) {
+    sameLength(bytes.length, operations.length, "bytes", "operations");
+    double[] perOp = new double[bytes.length];
+    for (int i = 0; i < perOp.length; i++) {
+      if (operations[i] <= 0) {
+        throw new IllegalArgumentException(
+            "operations[" + i + "] must be positive: " + operations[i]);
+      }
+      perOp[i] = (double) bytes[i] / operations[i];
+    }
+    return perOp;
+  }
+
+  /**
+   * The ratio of two set-ups' figures round by round: {@code figures[i] / baseline[i]}, each
+   * round's figure against the baseline's of the same round, so that what the machine did in
+   * that round weighs on both alike.
+   *
+   * @throws IllegalArgumentException if the arrays differ in length or a baseline figure is not
+   *     positive
+   */
+  static double[] perRoundRatios(double[] figures, double[] baseline) {
+    sameLength(figures.length, baseline.length, "figures", "baseline");
+    double[] ratios = new double[figures.length];
+    for (int i = 0; i < ratios.length; i++) {
+      if (!(baseline[i] > 0)) {
+        throw new IllegalArgumentException("baseline[" + i + "] must be positive: " + baseline[i]);
+      }
+      ratios[i] = figures[i] / baseline[i];
+    }
+    return ratios;
+  }
+
+  private static double quantileOfSorted(double[] sorted, double p) {
+    double h = (sorted.length - 1) * p;
+    int below = (int) Math.floor(h);
+    if (below == sorted.length - 1) {
+      return sorted[below];
+    }
+    return sorted[below] + (h - below) * (sorted[below + 1] - sorted[below]);
+  }
+
+  private static double[] sortedCopy(double[] values) {
+    if (values.length == 0) {
+      throw new IllegalArgumentException("no values: a quantile needs at least one");
+    }
+    double[] sorted = values.clone();
+    Arrays.sort(sorted);
+    if (Double.isNaN(sorted[sorted.length - 1])) {
+      throw new IllegalArgumentException("values must not be NaN: " + Arrays.toString(values));
+    }
+    return sorted;
+  }
+
+  private static void sameLength(int a, int b, String nameA, String nameB) {
+    if (a != b) {
+      throw new IllegalArgumentException(
+          nameA + " and " + nameB + " must have one value per round: " + a + " and " + b);
+    }
+  }
+}
