@@ -10,6 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-mvn -B -q -pl benchmarks -am package -DskipTests
+# Maven's output goes to stderr, so that stdout is the report alone: benchmarks/paired.sh > run.md
+mvn -B -q -Dstyle.color=never -pl benchmarks -am package -DskipTests >&2
 
 exec java -cp benchmarks/target/benchmarks.jar io.github.grpcretry.benchmarks.PairedBenchmark "$@"

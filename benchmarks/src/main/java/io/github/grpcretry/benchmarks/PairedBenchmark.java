@@ -17,9 +17,9 @@ import org.jspecify.annotations.Nullable;
  * <p>It starts a server and a channel for every set-up, warms them all up in interleaved slices,
  * then runs rounds: in each, every set-up runs its scenario's operation again and again for one
  * slice of fixed length, in an order drawn from the seeded random, while the measuring thread
- * counts the operations it completes and the bytes it allocates. Each set-up's throughput is then
- * compared with its transport's bare channel's in the same round, and the table reports the
- * median and quartiles of those per-round ratios.
+ * counts the operations it completes, the CPU time it uses and the bytes it allocates. Each
+ * set-up's throughput is then compared with its transport's bare channel's in the same round, and
+ * the table reports the median and quartiles of those per-round ratios.
  *
  * <p>Everything runs on the thread that calls {@link #run}: the measuring thread. Not a JMH
  * benchmark, and never run by the build except in the smoke test's tiny configuration.
@@ -82,14 +82,14 @@ public final class PairedBenchmark {
   static PairedResult run(PairedOptions options, PrintStream out, PrintStream progress)
       throws InterruptedException {
     MachineFacts facts = MachineFacts.ofThisMachine();
-    ThreadAllocation allocation = ThreadAllocation.ofThisJvm();
-    if (!allocation.available()) {
-      progress.println("paired: B/op not measured: " + allocation.unavailableReason());
+    ThreadCounters counters = ThreadCounters.ofThisJvm();
+    for (String missing : counters.missing()) {
+      progress.println("paired: not measured: " + missing);
     }
     String loadBefore = MachineFacts.loadAverage();
     List<PairedSetup> setups = options.setups();
     List<ItemServiceConnection> connections = new ArrayList<>();
-    PairedResult result = new PairedResult(setups, options.rounds(), allocation.available());
+    PairedResult result = new PairedResult(setups, options.rounds(), counters.bytesCounted(), counters.cpuCounted());
     try {
       List<Runnable> operations = new ArrayList<>();
       for (PairedSetup setup : setups) {
@@ -98,7 +98,7 @@ public final class PairedBenchmark {
         connections.add(connection);
         operations.add(options.scenario().operation(connection.channel()));
       }
-      measure(options, operations, allocation, result, progress);
+      measure(options, operations, counters, result, progress);
     } catch (Throwable failure) {
       stopAll(connections, failure);
       throw failure;
@@ -112,7 +112,7 @@ public final class PairedBenchmark {
   private static void measure(
       PairedOptions options,
       List<Runnable> operations,
-      ThreadAllocation allocation,
+      ThreadCounters counters,
       PairedResult result,
       PrintStream progress) {
     long sliceNanos = TimeUnit.MILLISECONDS.toNanos(options.sliceMillis());
@@ -127,7 +127,7 @@ public final class PairedBenchmark {
     for (int round = 0; round < options.warmupRounds(); round++) {
       Collections.shuffle(order, random);
       for (int i : order) {
-        runSlice(operations.get(i), sliceNanos, allocation, null, i, round);
+        runSlice(operations.get(i), sliceNanos, counters, null, i, round);
       }
     }
     for (int round = 0; round < options.rounds(); round++) {
@@ -136,25 +136,26 @@ public final class PairedBenchmark {
       }
       Collections.shuffle(order, random);
       for (int i : order) {
-        runSlice(operations.get(i), sliceNanos, allocation, result, i, round);
+        runSlice(operations.get(i), sliceNanos, counters, result, i, round);
       }
     }
   }
 
   /**
    * Runs {@code operation} until {@code sliceNanos} have passed, then records in {@code result},
-   * unless it is null (warm-up), how many it completed, in how long, and what the thread
-   * allocated. The clock is read after every operation: an operation is a whole gRPC call, which
+   * unless it is null (warm-up), how many it completed, in how long, and the CPU time the thread
+   * used and the bytes it allocated. The clock is read after every operation: an operation is a whole gRPC call, which
    * takes far longer than reading it.
    */
   private static void runSlice(
       Runnable operation,
       long sliceNanos,
-      ThreadAllocation allocation,
+      ThreadCounters counters,
       @Nullable PairedResult result,
       int setup,
       int round) {
-    long bytesBefore = allocation.currentThreadBytes();
+    long bytesBefore = counters.allocatedBytes();
+    long cpuBefore = counters.cpuNanos();
     long start = System.nanoTime();
     long deadline = start + sliceNanos;
     long operations = 0;
@@ -164,9 +165,10 @@ public final class PairedBenchmark {
       operations++;
       now = System.nanoTime();
     } while (now - deadline < 0);
-    long bytes = allocation.currentThreadBytes() - bytesBefore;
+    long cpu = counters.cpuNanos() - cpuBefore;
+    long bytes = counters.allocatedBytes() - bytesBefore;
     if (result != null) {
-      result.record(setup, round, operations, now - start, bytes);
+      result.record(setup, round, operations, now - start, cpu, bytes);
     }
   }
 

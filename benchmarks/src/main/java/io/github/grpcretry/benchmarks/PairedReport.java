@@ -1,6 +1,7 @@
 package io.github.grpcretry.benchmarks;
 
 import io.github.grpcretry.benchmarks.PairedResult.SetupSummary;
+import io.github.grpcretry.benchmarks.PairedStatistics.Quartiles;
 import java.util.List;
 import java.util.Locale;
 import java.util.stream.Collectors;
@@ -12,6 +13,8 @@ import java.util.stream.Collectors;
  * <p>Stateless.
  */
 final class PairedReport {
+  private static final String NOT_MEASURED = "n/a";
+
   private PairedReport() {}
 
   /** The whole report of a finished run. */
@@ -59,41 +62,52 @@ final class PairedReport {
     if (!facts.jvmArguments().isEmpty()) {
       text.append("\nJVM options: `").append(String.join(" ", facts.jvmArguments())).append("`\n");
     }
-    text.append('\n').append(table(result.summaries(), result.bytesCounted()));
+    text.append('\n').append(table(result.summaries()));
     text.append(
-        "\nShare of baseline: each set-up's ops/s divided by its baseline's ops/s in the same"
-            + " round; the median\nof those per-round ratios, and their 25th to 75th percentile"
-            + " (IQR). ops/s: median over rounds.\nB/op: median over rounds of the bytes the"
-            + " measuring thread allocated per operation\n(ThreadMXBean.getCurrentThreadAllocatedBytes)."
-            + " In-process, with direct executors, that is the\nwhole call, server included."
-            + " For netty-* set-ups it is the client's calling thread only: the\nserver and the"
-            + " client's socket I/O run on Netty's event-loop threads, which are not counted.\n");
+        "\nShare of baseline: each set-up's ops/s divided by its baseline's ops/s in the same round;"
+            + " the\nmedian of those per-round ratios, and their 25th to 75th percentile (IQR)."
+            + " Per CPU-second: the same\nwith operations per CPU-second of the measuring thread"
+            + " (ThreadMXBean.getCurrentThreadCpuTime)\nin place of ops/s, which time the thread"
+            + " spent waiting for a core does not move. ops/s: median\nover rounds. Thread CPU /"
+            + " wall: median share of the slice during which the measuring thread ran\non a core;"
+            + " in-process it is below 1 when something else took the core. B/op: median over"
+            + " rounds\nof the bytes the measuring thread allocated per operation"
+            + " (ThreadMXBean.getCurrentThreadAllocatedBytes).\nIn-process, with direct executors,"
+            + " the measuring thread runs the whole call, server included.\nFor netty-* set-ups"
+            + " it is the client's calling thread only: the server and the client's socket\nI/O"
+            + " run on Netty's event-loop threads, whose CPU time and allocation are not counted.\n");
+    if (!result.cpuCounted()) {
+      text.append("Per CPU-second, thread CPU / wall: not measured, see the run's messages.\n");
+    }
     if (!result.bytesCounted()) {
-      text.append("B/op: not measured, this JVM does not count a thread's allocation.\n");
+      text.append("B/op: not measured, see the run's messages.\n");
     }
     return text.toString();
   }
 
-  /** The Markdown table, one row per set-up. */
-  static String table(List<SetupSummary> summaries, boolean bytesCounted) {
+  /** The Markdown table, one row per set-up; a figure that was not measured shows as "n/a". */
+  static String table(List<SetupSummary> summaries) {
     StringBuilder text = new StringBuilder();
     text.append(
-        "| set-up | baseline | share of baseline (median of per-round ratios) | IQR | ops/s |"
-            + " B/op | B/op more than baseline |\n");
-    text.append("|---|---|---:|---:|---:|---:|---:|\n");
+        "| set-up | baseline | share of baseline (median of per-round ratios) | IQR |"
+            + " per CPU-second: share of baseline | IQR | ops/s | thread CPU / wall | B/op |"
+            + " B/op more than baseline |\n");
+    text.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (SetupSummary s : summaries) {
       text.append(
           String.format(
               Locale.ROOT,
-              "| `%s` | `%s` | %.3f | %.3f–%.3f | %,.0f | %s | %s |%n",
+              "| `%s` | `%s` | %s | %s | %s | %s | %s | %s | %s | %s |%n",
               s.setup().name(),
               s.baseline().name(),
-              s.ratio().median(),
-              s.ratio().lower(),
-              s.ratio().upper(),
-              s.medianOpsPerSecond(),
-              bytesCounted ? String.format(Locale.ROOT, "%,.0f", s.medianBytesPerOp()) : "n/a",
-              bytesCounted ? signed(s.bytesPerOpMoreThanBaseline()) : "n/a"));
+              decimal(s.ratio().median(), "%.3f"),
+              range(s.ratio()),
+              decimal(s.cpuRatio().median(), "%.3f"),
+              range(s.cpuRatio()),
+              decimal(s.medianOpsPerSecond(), "%,.0f"),
+              decimal(s.medianCpuShare(), "%.2f"),
+              decimal(s.medianBytesPerOp(), "%,.0f"),
+              signed(s.bytesPerOpMoreThanBaseline())));
     }
     return text.toString();
   }
@@ -104,7 +118,20 @@ final class PairedReport {
         + arguments.stream().map(PairedReport::shellWord).collect(Collectors.joining(" "));
   }
 
+  private static String range(Quartiles q) {
+    return Double.isNaN(q.lower())
+        ? NOT_MEASURED
+        : String.format(Locale.ROOT, "%.3f–%.3f", q.lower(), q.upper());
+  }
+
+  private static String decimal(double value, String format) {
+    return Double.isNaN(value) ? NOT_MEASURED : String.format(Locale.ROOT, format, value);
+  }
+
   private static String signed(double bytes) {
+    if (Double.isNaN(bytes)) {
+      return NOT_MEASURED;
+    }
     long rounded = Math.round(bytes);
     return String.format(Locale.ROOT, rounded > 0 ? "+%,d" : "%,d", rounded);
   }

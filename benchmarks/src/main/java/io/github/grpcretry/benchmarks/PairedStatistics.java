@@ -3,8 +3,8 @@ package io.github.grpcretry.benchmarks;
 import java.util.Arrays;
 
 /**
- * The arithmetic of {@link PairedBenchmark}: rates per round, ratios between two set-ups in the
- * same round, and quartiles over rounds. Pure functions of their arguments, which they never
+ * The arithmetic of {@link PairedBenchmark}: rates and quotients per round, ratios between two
+ * set-ups in the same round, and quartiles over rounds. Pure functions of their arguments, which they never
  * change.
  */
 final class PairedStatistics {
@@ -12,6 +12,9 @@ final class PairedStatistics {
 
   /** The 25th, 50th and 75th percentiles of a sample. */
   record Quartiles(double lower, double median, double upper) {
+    /** What stands for a figure that was not measured. */
+    static final Quartiles NOT_MEASURED = new Quartiles(Double.NaN, Double.NaN, Double.NaN);
+
     /**
      * The quartiles of {@code values}, by {@link #quantile}.
      *
@@ -65,22 +68,23 @@ final class PairedStatistics {
   }
 
   /**
-   * Bytes per operation in each round: {@code bytes[i] / operations[i]}.
+   * One count divided by another in each round: {@code numerators[i] / denominators[i]}, such as
+   * bytes per operation, or CPU time per unit of wall-clock time.
    *
-   * @throws IllegalArgumentException if the arrays differ in length or a round counted no
-   *     operation
+   * @throws IllegalArgumentException if the arrays differ in length or a denominator is not
+   *     positive
    */
-  static double[] perOperation(long[] bytes, long[] operations) {
-    sameLength(bytes.length, operations.length, "bytes", "operations");
-    double[] perOp = new double[bytes.length];
-    for (int i = 0; i < perOp.length; i++) {
-      if (operations[i] <= 0) {
+  static double[] quotients(long[] numerators, long[] denominators) {
+    sameLength(numerators.length, denominators.length, "numerators", "denominators");
+    double[] quotients = new double[numerators.length];
+    for (int i = 0; i < quotients.length; i++) {
+      if (denominators[i] <= 0) {
         throw new IllegalArgumentException(
-            "operations[" + i + "] must be positive: " + operations[i]);
+            "denominators[" + i + "] must be positive: " + denominators[i]);
       }
-      perOp[i] = (double) bytes[i] / operations[i];
+      quotients[i] = (double) numerators[i] / denominators[i];
     }
-    return perOp;
+    return quotients;
   }
 
   /**

@@ -49,18 +49,22 @@ class PairedBenchmarkSmokeTest {
     List<SetupSummary> summaries = result.summaries();
     SetupSummary bare = summaries.get(0);
     assertThat(bare.ratio().median()).isEqualTo(1.0);
+    assertThat(bare.cpuRatio().median()).isEqualTo(1.0);
     assertThat(bare.bytesPerOpMoreThanBaseline()).isZero();
     for (SetupSummary s : summaries) {
       assertThat(s.baseline().name()).isEqualTo("bare");
       assertThat(s.ratio().lower()).isLessThanOrEqualTo(s.ratio().median());
       assertThat(s.ratio().median()).isLessThanOrEqualTo(s.ratio().upper());
       assertThat(s.medianOpsPerSecond()).isPositive();
+      assertThat(s.cpuRatio().lower()).isLessThanOrEqualTo(s.cpuRatio().median());
+      assertThat(s.cpuRatio().median()).isLessThanOrEqualTo(s.cpuRatio().upper());
+      assertThat(s.medianCpuShare()).as("%s thread CPU / wall", s.setup()).isPositive();
       assertThat(s.medianBytesPerOp()).as("%s B/op", s.setup()).isPositive();
     }
     String report = bytes.toString(StandardCharsets.UTF_8);
     assertThat(report)
         .contains("| set-up | baseline | share of baseline")
-        .contains("| `bare` | `bare` | 1.000 | 1.000–1.000 |")
+        .contains("| `bare` | `bare` | 1.000 | 1.000–1.000 | 1.000 | 1.000–1.000 |")
         .contains("| `builtin` | `bare` |", "| `interceptor` | `bare` |")
         .contains("| `interceptor-100-methods` | `bare` |")
         .contains(

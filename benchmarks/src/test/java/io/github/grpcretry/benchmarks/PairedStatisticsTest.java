@@ -54,10 +54,10 @@ class PairedStatisticsTest {
   }
 
   @Test
-  void ratesAndAllocationsAreComputedPerRound() {
+  void ratesAndQuotientsAreComputedPerRound() {
     assertThat(PairedStatistics.perSecond(new long[] {300, 50}, new long[] {150_000_000, 100_000_000}))
         .containsExactly(2000.0, 500.0);
-    assertThat(PairedStatistics.perOperation(new long[] {3104_000, 100}, new long[] {1000, 8}))
+    assertThat(PairedStatistics.quotients(new long[] {3104_000, 100}, new long[] {1000, 8}))
         .containsExactly(3104.0, 12.5);
   }
 
@@ -76,7 +76,9 @@ class PairedStatisticsTest {
         .hasMessage("baseline[0] must be positive: 0.0");
     assertThatThrownBy(() -> PairedStatistics.perSecond(new long[] {1}, new long[] {0}))
         .hasMessage("nanos[0] must be positive: 0");
-    assertThatThrownBy(() -> PairedStatistics.perOperation(new long[] {1}, new long[] {0}))
-        .hasMessage("operations[0] must be positive: 0");
+    assertThatThrownBy(() -> PairedStatistics.quotients(new long[] {1}, new long[] {0}))
+        .hasMessage("denominators[0] must be positive: 0");
+    assertThatThrownBy(() -> PairedStatistics.quotients(new long[] {1}, new long[] {1, 2}))
+        .hasMessage("numerators and denominators must have one value per round: 1 and 2");
   }
 }
