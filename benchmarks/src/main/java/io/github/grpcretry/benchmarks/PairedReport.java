@@ -15,6 +15,25 @@ import java.util.stream.Collectors;
 final class PairedReport {
   private static final String NOT_MEASURED = "n/a";
 
+  private static final String NOTES =
+      """
+
+      Share of baseline: in each round, the set-up's ops/s divided by its baseline's ops/s in the
+      same round; the median of those per-round ratios, and their 25th to 75th percentile (IQR).
+      95% CI: a distribution-free confidence interval of that median, from the order of the
+      per-round ratios (n/a under 6 rounds). Per CPU-second: the same median and IQR with the
+      operations per CPU-second of the measuring thread (ThreadMXBean.getCurrentThreadCpuTime) in
+      place of ops/s, which the time the thread spends waiting for a core does not move. ops/s:
+      median over rounds. Thread CPU / wall: median share of a slice during which the measuring
+      thread ran on a core; in-process it falls below 1 when other work takes the cores. B/op:
+      median over rounds of the bytes the measuring thread allocated per operation
+      (ThreadMXBean.getCurrentThreadAllocatedBytes).
+      In-process, with direct executors, the measuring thread runs the whole call, server
+      included. For netty-* set-ups it is the client's calling thread only: the server and the
+      client's socket I/O run on Netty's event-loop threads, whose CPU time and allocation are not
+      counted.
+      """;
+
   private PairedReport() {}
 
   /** The whole report of a finished run. */
@@ -63,19 +82,7 @@ final class PairedReport {
       text.append("\nJVM options: `").append(String.join(" ", facts.jvmArguments())).append("`\n");
     }
     text.append('\n').append(table(result.summaries()));
-    text.append(
-        "\nShare of baseline: each set-up's ops/s divided by its baseline's ops/s in the same round;"
-            + " the\nmedian of those per-round ratios, and their 25th to 75th percentile (IQR)."
-            + " Per CPU-second: the same\nwith operations per CPU-second of the measuring thread"
-            + " (ThreadMXBean.getCurrentThreadCpuTime)\nin place of ops/s, which time the thread"
-            + " spent waiting for a core does not move. ops/s: median\nover rounds. Thread CPU /"
-            + " wall: median share of the slice during which the measuring thread ran\non a core;"
-            + " in-process it is below 1 when something else took the core. B/op: median over"
-            + " rounds\nof the bytes the measuring thread allocated per operation"
-            + " (ThreadMXBean.getCurrentThreadAllocatedBytes).\nIn-process, with direct executors,"
-            + " the measuring thread runs the whole call, server included.\nFor netty-* set-ups"
-            + " it is the client's calling thread only: the server and the client's socket\nI/O"
-            + " run on Netty's event-loop threads, whose CPU time and allocation are not counted.\n");
+    text.append(NOTES);
     if (!result.cpuCounted()) {
       text.append("Per CPU-second, thread CPU / wall: not measured, see the run's messages.\n");
     }
@@ -89,21 +96,20 @@ final class PairedReport {
   static String table(List<SetupSummary> summaries) {
     StringBuilder text = new StringBuilder();
     text.append(
-        "| set-up | baseline | share of baseline (median of per-round ratios) | IQR |"
-            + " per CPU-second: share of baseline | IQR | ops/s | thread CPU / wall | B/op |"
-            + " B/op more than baseline |\n");
-    text.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        "| set-up | baseline | share of baseline: median of per-round ratios (IQR) |"
+            + " 95% CI of that median | per CPU-second: median (IQR) | ops/s | thread CPU / wall |"
+            + " B/op | B/op more than baseline |\n");
+    text.append("|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
     for (SetupSummary s : summaries) {
       text.append(
           String.format(
               Locale.ROOT,
-              "| `%s` | `%s` | %s | %s | %s | %s | %s | %s | %s | %s |%n",
+              "| `%s` | `%s` | %s | %s | %s | %s | %s | %s | %s |%n",
               s.setup().name(),
               s.baseline().name(),
-              decimal(s.ratio().median(), "%.3f"),
-              range(s.ratio()),
-              decimal(s.cpuRatio().median(), "%.3f"),
-              range(s.cpuRatio()),
+              withRange(s.ratio()),
+              range(s.ratioMedianInterval().lower(), s.ratioMedianInterval().upper()),
+              withRange(s.cpuRatio()),
               decimal(s.medianOpsPerSecond(), "%,.0f"),
               decimal(s.medianCpuShare(), "%.2f"),
               decimal(s.medianBytesPerOp(), "%,.0f"),
@@ -118,10 +124,16 @@ final class PairedReport {
         + arguments.stream().map(PairedReport::shellWord).collect(Collectors.joining(" "));
   }
 
-  private static String range(Quartiles q) {
-    return Double.isNaN(q.lower())
+  private static String withRange(Quartiles q) {
+    return Double.isNaN(q.median())
         ? NOT_MEASURED
-        : String.format(Locale.ROOT, "%.3f–%.3f", q.lower(), q.upper());
+        : String.format(Locale.ROOT, "%.3f (%s)", q.median(), range(q.lower(), q.upper()));
+  }
+
+  private static String range(double lower, double upper) {
+    return Double.isNaN(lower)
+        ? NOT_MEASURED
+        : String.format(Locale.ROOT, "%.3f–%.3f", lower, upper);
   }
 
   private static String decimal(double value, String format) {

@@ -1,5 +1,6 @@
 package io.github.grpcretry.benchmarks;
 
+import io.github.grpcretry.benchmarks.PairedStatistics.Interval;
 import io.github.grpcretry.benchmarks.PairedStatistics.Quartiles;
 import java.util.ArrayList;
 import java.util.List;
@@ -20,6 +21,8 @@ final class PairedResult {
    * @param setup the set-up
    * @param baseline what it is compared with: its transport's bare channel
    * @param ratio quartiles of its ops/s divided by the baseline's
+   * @param ratioMedianInterval a 95% confidence interval of the median of {@code ratio}, by {@link
+   *     PairedStatistics#medianConfidenceInterval}; {@link Interval#NONE} for fewer than 6 rounds
    * @param cpuRatio quartiles of its operations per CPU-second of the measuring thread divided by
    *     the baseline's; {@link Quartiles#NOT_MEASURED} if the JVM does not measure CPU time
    * @param medianOpsPerSecond median of its ops/s
@@ -34,6 +37,7 @@ final class PairedResult {
       PairedSetup setup,
       PairedSetup baseline,
       Quartiles ratio,
+      Interval ratioMedianInterval,
       Quartiles cpuRatio,
       double medianOpsPerSecond,
       double medianCpuShare,
@@ -110,10 +114,9 @@ final class PairedResult {
       checkRecorded(i);
       checkRecorded(b);
       double[] rates = PairedStatistics.perSecond(operations[i], nanos[i]);
-      Quartiles ratio =
-          Quartiles.of(
-              PairedStatistics.perRoundRatios(
-                  rates, PairedStatistics.perSecond(operations[b], nanos[b])));
+      double[] ratios =
+          PairedStatistics.perRoundRatios(
+              rates, PairedStatistics.perSecond(operations[b], nanos[b]));
       Quartiles cpuRatio = Quartiles.NOT_MEASURED;
       double cpuShare = Double.NaN;
       if (cpuCounted) {
@@ -134,7 +137,8 @@ final class PairedResult {
           new SetupSummary(
               setup,
               setup.baseline(),
-              ratio,
+              Quartiles.of(ratios),
+              PairedStatistics.medianConfidenceInterval(ratios),
               cpuRatio,
               PairedStatistics.median(rates),
               cpuShare,

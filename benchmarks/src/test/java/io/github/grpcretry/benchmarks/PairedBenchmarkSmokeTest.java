@@ -3,6 +3,7 @@ package io.github.grpcretry.benchmarks;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.grpcretry.benchmarks.PairedResult.SetupSummary;
+import io.github.grpcretry.benchmarks.PairedStatistics.Interval;
 import java.io.ByteArrayOutputStream;
 import java.io.OutputStream;
 import java.io.PrintStream;
@@ -50,6 +51,8 @@ class PairedBenchmarkSmokeTest {
     SetupSummary bare = summaries.get(0);
     assertThat(bare.ratio().median()).isEqualTo(1.0);
     assertThat(bare.cpuRatio().median()).isEqualTo(1.0);
+    // Three rounds are too few for a confidence interval of the median.
+    assertThat(bare.ratioMedianInterval()).isEqualTo(Interval.NONE);
     assertThat(bare.bytesPerOpMoreThanBaseline()).isZero();
     for (SetupSummary s : summaries) {
       assertThat(s.baseline().name()).isEqualTo("bare");
@@ -64,7 +67,7 @@ class PairedBenchmarkSmokeTest {
     String report = bytes.toString(StandardCharsets.UTF_8);
     assertThat(report)
         .contains("| set-up | baseline | share of baseline")
-        .contains("| `bare` | `bare` | 1.000 | 1.000–1.000 | 1.000 | 1.000–1.000 |")
+        .contains("| `bare` | `bare` | 1.000 (1.000–1.000) | n/a | 1.000 (1.000–1.000) |")
         .contains("| `builtin` | `bare` |", "| `interceptor` | `bare` |")
         .contains("| `interceptor-100-methods` | `bare` |")
         .contains(
@@ -93,7 +96,8 @@ class PairedBenchmarkSmokeTest {
           .isPositive();
     }
     assertThat(bytes.toString(StandardCharsets.UTF_8))
-        .contains("| `netty-bare` | `netty-bare` | 1.000 |", "| `netty-interceptor` | `netty-bare` |")
+        .contains("| `netty-bare` | `netty-bare` | 1.000 (1.000–1.000) |")
+        .contains("| `netty-interceptor` | `netty-bare` |")
         .contains("client's calling thread only");
   }
 

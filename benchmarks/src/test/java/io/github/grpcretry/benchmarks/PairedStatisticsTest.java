@@ -3,6 +3,7 @@ package io.github.grpcretry.benchmarks;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.github.grpcretry.benchmarks.PairedStatistics.Interval;
 import io.github.grpcretry.benchmarks.PairedStatistics.Quartiles;
 import org.junit.jupiter.api.Test;
 
@@ -39,6 +40,24 @@ class PairedStatisticsTest {
     assertThat(PairedStatistics.quantile(values, 0)).isEqualTo(1.0);
     assertThat(PairedStatistics.quantile(values, 1)).isEqualTo(9.0);
     assertThat(values).containsExactly(3, 9, 1);
+  }
+
+  @Test
+  void theMedianConfidenceIntervalRunsBetweenOrderStatistics() {
+    // 2 P(B <= j - 1) <= 0.05 for B ~ Binomial(n, 1/2): j = 1 for n = 6 (2/64), 6 for n = 20,
+    // 22 for n = 60 (coverage 97.3%).
+    assertThat(PairedStatistics.medianConfidenceInterval(new double[] {6, 2, 5, 1, 4, 3}))
+        .isEqualTo(new Interval(1.0, 6.0));
+    assertThat(PairedStatistics.medianConfidenceInterval(oneTo(20)))
+        .isEqualTo(new Interval(6.0, 15.0));
+    assertThat(PairedStatistics.medianConfidenceInterval(oneTo(60)))
+        .isEqualTo(new Interval(22.0, 39.0));
+  }
+
+  @Test
+  void fewerThanSixValuesGiveNoConfidenceInterval() {
+    assertThat(PairedStatistics.medianConfidenceInterval(oneTo(5))).isEqualTo(Interval.NONE);
+    assertThat(PairedStatistics.medianConfidenceInterval(new double[] {1})).isEqualTo(Interval.NONE);
   }
 
   @Test
@@ -80,5 +99,14 @@ class PairedStatisticsTest {
         .hasMessage("denominators[0] must be positive: 0");
     assertThatThrownBy(() -> PairedStatistics.quotients(new long[] {1}, new long[] {1, 2}))
         .hasMessage("numerators and denominators must have one value per round: 1 and 2");
+  }
+
+  /** 1, 2, ..., n in reverse order, so that the functions must sort them. */
+  private static double[] oneTo(int n) {
+    double[] values = new double[n];
+    for (int i = 0; i < n; i++) {
+      values[i] = n - i;
+    }
+    return values;
   }
 }
