@@ -2,6 +2,7 @@ package io.github.grpcretry.benchmarks;
 
 import io.github.grpcretry.RetryInterceptor;
 import io.github.grpcretry.RetryPolicy;
+import io.github.grpcretry.TokenBucketBudget;
 import io.github.grpcretry.demo.v1.ItemServiceGrpc;
 import io.grpc.Channel;
 import io.grpc.ClientInterceptors;
@@ -77,6 +78,48 @@ enum ChannelSetup {
         builder.methodPolicy("bench.Service" + services + "/Method" + i, policy);
       }
       return ClientInterceptors.intercept(channel, builder.build());
+    }
+  },
+
+  /**
+   * This library with a policy of one attempt and no per-attempt timeout: the interceptor finds the
+   * call's policy and hands the call on as it is, so that its dispatch is measured alone, without
+   * the retrying call.
+   */
+  INTERCEPTOR_ONE_ATTEMPT("interceptor-one-attempt") {
+    @Override
+    ManagedChannelBuilder<?> configure(ManagedChannelBuilder<?> builder) {
+      return BARE.configure(builder);
+    }
+
+    @Override
+    Channel intercept(Channel channel) {
+      RetryInterceptor retry =
+          RetryInterceptor.newBuilder()
+              .defaultPolicy(RetryPolicy.newBuilder().maxAttempts(1).build())
+              .build();
+      return ClientInterceptors.intercept(channel, retry);
+    }
+  },
+
+  /**
+   * {@link #INTERCEPTOR} with a budget of its own ({@link TokenBucketBudget#create()}), so that
+   * no call looks up its target's budget in the shared registry.
+   */
+  INTERCEPTOR_OWN_BUDGET("interceptor-own-budget") {
+    @Override
+    ManagedChannelBuilder<?> configure(ManagedChannelBuilder<?> builder) {
+      return BARE.configure(builder);
+    }
+
+    @Override
+    Channel intercept(Channel channel) {
+      RetryInterceptor retry =
+          RetryInterceptor.newBuilder()
+              .defaultPolicy(RetryPolicy.newBuilder().maxAttempts(5).build())
+              .retryBudget(TokenBucketBudget.create())
+              .build();
+      return ClientInterceptors.intercept(channel, retry);
     }
   };
 

@@ -112,8 +112,10 @@ class PairedOptionsTest {
     assertThatThrownBy(() -> PairedOptions.parse("--setups", "bare,retry"))
         .hasMessage(
             "--setups must be a comma-separated list of bare, builtin, interceptor,"
-                + " interceptor-100-methods, netty-bare, netty-builtin, netty-interceptor,"
-                + " netty-interceptor-100-methods: \"retry\" is not one of them in \"bare,retry\"");
+                + " interceptor-100-methods, interceptor-one-attempt, interceptor-own-budget,"
+                + " netty-bare, netty-builtin, netty-interceptor, netty-interceptor-100-methods,"
+                + " netty-interceptor-one-attempt, netty-interceptor-own-budget: \"retry\" is not"
+                + " one of them in \"bare,retry\"");
     assertThatThrownBy(() -> PairedOptions.parse("--setups", "bare,,interceptor"))
         .hasMessageContaining(": \"\" is not one of them in \"bare,,interceptor\"");
     assertThatThrownBy(() -> PairedOptions.parse("--setups", "bare,Bare"))
