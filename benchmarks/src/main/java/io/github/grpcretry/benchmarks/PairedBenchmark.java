@@ -89,7 +89,9 @@ public final class PairedBenchmark {
     String loadBefore = MachineFacts.loadAverage();
     List<PairedSetup> setups = options.setups();
     List<ItemServiceConnection> connections = new ArrayList<>();
-    PairedResult result = new PairedResult(setups, options.rounds(), counters.bytesCounted(), counters.cpuCounted());
+    PairedResult result =
+        new PairedResult(
+            setups, options.rounds(), counters.bytesCounted(), counters.cpuCounted());
     try {
       List<Runnable> operations = new ArrayList<>();
       for (PairedSetup setup : setups) {
