@@ -34,8 +34,8 @@ final class ItemCalls {
   }
 
   /**
-   * One blocking {@code ListItems} of {@value #MESSAGES} items, each handed to {@code sink}, drained
-   * to the end.
+   * One blocking {@code ListItems} of {@value #MESSAGES} items, drained to the end, each handed to
+   * {@code sink}.
    *
    * @throws IllegalStateException if the stream did not have {@value #MESSAGES} items
    */

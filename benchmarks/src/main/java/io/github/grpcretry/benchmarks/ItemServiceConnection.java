@@ -28,12 +28,15 @@ final class ItemServiceConnection {
     this.channel = channel;
   }
 
-  /** Starts an in-process server with a fresh {@link DemoItemService} and connects {@code setup}. */
+  /** Starts an in-process server with a fresh {@link DemoItemService}; connects {@code setup}. */
   static ItemServiceConnection start(ChannelSetup setup) {
     return start(Transport.IN_PROCESS, setup);
   }
 
-  /** Starts a server of {@code transport} with a fresh {@link DemoItemService} and connects {@code setup}. */
+  /**
+   * Starts a server of {@code transport} with a fresh {@link DemoItemService} and connects a
+   * channel of {@code setup} to it.
+   */
   static ItemServiceConnection start(Transport transport, ChannelSetup setup) {
     Server server;
     try {

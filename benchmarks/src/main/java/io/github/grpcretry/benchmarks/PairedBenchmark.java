@@ -146,8 +146,8 @@ public final class PairedBenchmark {
   /**
    * Runs {@code operation} until {@code sliceNanos} have passed, then records in {@code result},
    * unless it is null (warm-up), how many it completed, in how long, and the CPU time the thread
-   * used and the bytes it allocated. The clock is read after every operation: an operation is a whole gRPC call, which
-   * takes far longer than reading it.
+   * used and the bytes it allocated. The clock is read after every operation: an operation is a
+   * whole gRPC call, which takes far longer than reading it.
    */
   private static void runSlice(
       Runnable operation,

@@ -29,10 +29,12 @@ final class PairedOptions {
     SETUPS(
         "--setups",
         "LIST",
-        "bare,builtin,interceptor,interceptor-100-methods,netty-bare,netty-builtin,netty-interceptor",
+        "bare,builtin,interceptor,interceptor-100-methods,"
+            + "netty-bare,netty-builtin,netty-interceptor",
         "comma-separated set-ups to measure side by side; the baseline of each transport (bare,"
             + " netty-bare) is added if missing"),
-    ROUNDS("--rounds", "N", "60", "measured rounds; each runs every set-up once, in a random order"),
+    ROUNDS(
+        "--rounds", "N", "60", "measured rounds; each runs every set-up once, in a random order"),
     SLICE("--slice-ms", "MILLIS", "150", "how long each set-up runs in each round"),
     WARMUP(
         "--warmup-ms",
@@ -134,26 +136,34 @@ final class PairedOptions {
   static String usage() {
     StringBuilder text =
         new StringBuilder(
-            "Usage: benchmarks/paired.sh [OPTIONS]\n\n"
-                + "Measures set-ups side by side in one JVM: after a warm-up, each round runs every"
-                + " set-up once\nfor a slice of fixed length, in a random order, counting operations"
-                + " and the bytes the\nmeasuring thread allocates. For each set-up it reports the"
-                + " median and interquartile range of\nits per-round ratio to its transport's bare"
-                + " channel in the same round, the median ops/s and\nthe median B/op, as a Markdown"
-                + " table.\n\n"
-                + "Options (--name value or --name=value):\n");
+            """
+            Usage: benchmarks/paired.sh [OPTIONS]
+
+            Measures set-ups side by side in one JVM: after a warm-up, each round runs every
+            set-up once for a slice of fixed length, in a random order, counting operations, the
+            measuring thread's CPU time and the bytes it allocates. For each set-up it reports
+            the median and interquartile range of its per-round ratio to its transport's bare
+            channel in the same round, the median ops/s and the median B/op, as a Markdown table.
+
+            Options (--name value or --name=value):
+            """);
     for (Option o : Option.values()) {
       text.append("  ").append(o.flag).append(' ').append(o.metavar).append('\n');
-      text.append("      ").append(o.help).append(" (default: ").append(o.defaultValue).append(")\n");
+      text.append("      ").append(o.help);
+      text.append(" (default: ").append(o.defaultValue).append(")\n");
     }
     text.append("  --help\n      print this text\n");
     text.append("\nSet-ups: ")
-        .append(PairedSetup.all().stream().map(PairedSetup::name).collect(Collectors.joining(", ")))
+        .append(names(PairedSetup.all()))
         .append(
-            ".\nIn-process set-ups run the call, server included, on the measuring thread; netty-*"
-                + " set-ups\ntalk HTTP/2 to 127.0.0.1, and their server and socket I/O run on Netty's"
-                + " event-loop threads.\nA smoke run: --rounds 3 --slice-ms 20 --warmup-ms 50.\n"
-                + "Exit status: 0 after a run, 2 for bad options, 1 if the run failed.\n");
+            """
+            .
+            In-process set-ups run the call, server included, on the measuring thread; netty-*
+            set-ups talk HTTP/2 to 127.0.0.1, and their server and socket I/O run on Netty's
+            event-loop threads.
+            A smoke run: --rounds 3 --slice-ms 20 --warmup-ms 50.
+            Exit status: 0 after a run, 2 for bad options, 1 if the run failed.
+            """);
     return text.toString();
   }
 
@@ -215,6 +225,10 @@ final class PairedOptions {
   @Override
   public String toString() {
     return "PairedOptions" + arguments();
+  }
+
+  private static String names(List<PairedSetup> setups) {
+    return setups.stream().map(PairedSetup::name).collect(Collectors.joining(", "));
   }
 
   private static String value(Map<Option, String> given, Option option) {
@@ -287,7 +301,7 @@ final class PairedOptions {
                       new IllegalArgumentException(
                           Option.SETUPS.flag
                               + " must be a comma-separated list of "
-                              + all.stream().map(PairedSetup::name).collect(Collectors.joining(", "))
+                              + names(all)
                               + ": \""
                               + part.trim()
                               + "\" is not one of them in \""

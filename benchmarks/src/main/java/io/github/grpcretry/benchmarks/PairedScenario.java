@@ -8,7 +8,7 @@ import java.util.Optional;
 import java.util.function.Consumer;
 import java.util.stream.Collectors;
 
-/** The call that one operation of {@link PairedBenchmark} makes, the same as in the JMH benchmarks. */
+/** The call one operation of {@link PairedBenchmark} makes: the JMH benchmarks' calls. */
 enum PairedScenario {
   /** {@link ItemCalls#getItem}, as {@code UnaryBenchmark.getItem}. */
   UNARY("unary", "one blocking GetItem") {

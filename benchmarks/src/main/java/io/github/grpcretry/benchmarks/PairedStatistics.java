@@ -4,8 +4,8 @@ import java.util.Arrays;
 
 /**
  * The arithmetic of {@link PairedBenchmark}: rates and quotients per round, ratios between two
- * set-ups in the same round, and quartiles over rounds. Pure functions of their arguments, which they never
- * change.
+ * set-ups in the same round, and quartiles over rounds. Pure functions of their arguments, which
+ * they never change.
  */
 final class PairedStatistics {
   private PairedStatistics() {}

@@ -74,7 +74,7 @@ final class ThreadCounters {
     return missing;
   }
 
-  /** Bytes the current thread has allocated since it started; 0 when not {@link #bytesCounted()}. */
+  /** Bytes the current thread has allocated since it started; 0 unless {@link #bytesCounted()}. */
   long allocatedBytes() {
     return bytesCounted
         ? ((com.sun.management.ThreadMXBean) threads).getCurrentThreadAllocatedBytes()

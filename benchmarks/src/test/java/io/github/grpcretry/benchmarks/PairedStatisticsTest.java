@@ -57,7 +57,8 @@ class PairedStatisticsTest {
   @Test
   void fewerThanSixValuesGiveNoConfidenceInterval() {
     assertThat(PairedStatistics.medianConfidenceInterval(oneTo(5))).isEqualTo(Interval.NONE);
-    assertThat(PairedStatistics.medianConfidenceInterval(new double[] {1})).isEqualTo(Interval.NONE);
+    assertThat(PairedStatistics.medianConfidenceInterval(new double[] {1}))
+        .isEqualTo(Interval.NONE);
   }
 
   @Test
@@ -74,7 +75,8 @@ class PairedStatisticsTest {
 
   @Test
   void ratesAndQuotientsAreComputedPerRound() {
-    assertThat(PairedStatistics.perSecond(new long[] {300, 50}, new long[] {150_000_000, 100_000_000}))
+    long[] nanos = {150_000_000, 100_000_000};
+    assertThat(PairedStatistics.perSecond(new long[] {300, 50}, nanos))
         .containsExactly(2000.0, 500.0);
     assertThat(PairedStatistics.quotients(new long[] {3104_000, 100}, new long[] {1000, 8}))
         .containsExactly(3104.0, 12.5);
