@@ -2,51 +2,48 @@ package io.github.grpcretry.benchmarks;
 
 import io.github.grpcretry.RetryInterceptor;
 import io.github.grpcretry.RetryPolicy;
+import io.github.grpcretry.TokenBucketBudget;
 import io.github.grpcretry.demo.v1.ItemServiceGrpc;
 import io.grpc.Channel;
 import io.grpc.ClientInterceptors;
-import io.grpc.ManagedChannel;
-import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.ManagedChannelBuilder;
 import java.util.List;
 import java.util.Map;
 import java.util.StringJoiner;
 
 /**
  * The client set-ups that the gRPC benchmarks compare, each named as its value of the benchmarks'
- * {@code setup} parameter. Every set-up talks to the same in-process server and runs its callbacks
- * on the calling thread ({@code directExecutor()}), so that the differences measured are the
- * client's own work.
+ * {@code setup} parameter: how the channel retries, whatever its {@link Transport}. The JMH
+ * benchmarks run them all in-process with callbacks on the calling thread ({@code
+ * directExecutor()}), so that the differences measured are the client's own work; {@link
+ * PairedBenchmark} also runs them over Netty on loopback.
  */
 enum ChannelSetup {
   /** No retry at all: the baseline. */
   BARE("bare") {
     @Override
-    ManagedChannel newChannel(String serverName) {
-      return InProcessChannelBuilder.forName(serverName).directExecutor().disableRetry().build();
+    ManagedChannelBuilder<?> configure(ManagedChannelBuilder<?> builder) {
+      return builder.disableRetry();
     }
   },
 
   /** grpc-java's own retry, configured by a service config's {@code retryPolicy}. */
   BUILTIN("builtin") {
     @Override
-    ManagedChannel newChannel(String serverName) {
-      return InProcessChannelBuilder.forName(serverName)
-          .directExecutor()
-          .enableRetry()
-          .defaultServiceConfig(BUILTIN_SERVICE_CONFIG)
-          .build();
+    ManagedChannelBuilder<?> configure(ManagedChannelBuilder<?> builder) {
+      return builder.enableRetry().defaultServiceConfig(BUILTIN_SERVICE_CONFIG);
     }
   },
 
   /** This library, on the {@link #BARE} channel: the README's {@code disableRetry()} setting. */
   INTERCEPTOR("interceptor") {
     @Override
-    ManagedChannel newChannel(String serverName) {
-      return BARE.newChannel(serverName);
+    ManagedChannelBuilder<?> configure(ManagedChannelBuilder<?> builder) {
+      return BARE.configure(builder);
     }
 
     @Override
-    Channel intercept(ManagedChannel channel) {
+    Channel intercept(Channel channel) {
       RetryInterceptor retry =
           RetryInterceptor.newBuilder()
               .defaultPolicy(RetryPolicy.newBuilder().maxAttempts(5).build())
@@ -61,12 +58,12 @@ enum ChannelSetup {
    */
   INTERCEPTOR_100_METHODS("interceptor-100-methods") {
     @Override
-    ManagedChannel newChannel(String serverName) {
-      return BARE.newChannel(serverName);
+    ManagedChannelBuilder<?> configure(ManagedChannelBuilder<?> builder) {
+      return BARE.configure(builder);
     }
 
     @Override
-    Channel intercept(ManagedChannel channel) {
+    Channel intercept(Channel channel) {
       RetryPolicy policy = RetryPolicy.newBuilder().maxAttempts(5).build();
       RetryInterceptor.Builder builder = RetryInterceptor.newBuilder().defaultPolicy(policy);
       for (io.grpc.MethodDescriptor<?, ?> method :
@@ -81,6 +78,48 @@ enum ChannelSetup {
         builder.methodPolicy("bench.Service" + services + "/Method" + i, policy);
       }
       return ClientInterceptors.intercept(channel, builder.build());
+    }
+  },
+
+  /**
+   * This library with a policy of one attempt and no per-attempt timeout: the interceptor finds the
+   * call's policy and hands the call on as it is, so that its dispatch is measured alone, without
+   * the retrying call.
+   */
+  INTERCEPTOR_ONE_ATTEMPT("interceptor-one-attempt") {
+    @Override
+    ManagedChannelBuilder<?> configure(ManagedChannelBuilder<?> builder) {
+      return BARE.configure(builder);
+    }
+
+    @Override
+    Channel intercept(Channel channel) {
+      RetryInterceptor retry =
+          RetryInterceptor.newBuilder()
+              .defaultPolicy(RetryPolicy.newBuilder().maxAttempts(1).build())
+              .build();
+      return ClientInterceptors.intercept(channel, retry);
+    }
+  },
+
+  /**
+   * {@link #INTERCEPTOR} with a budget of its own ({@link TokenBucketBudget#create()}), so that
+   * no call looks up its target's budget in the shared registry.
+   */
+  INTERCEPTOR_OWN_BUDGET("interceptor-own-budget") {
+    @Override
+    ManagedChannelBuilder<?> configure(ManagedChannelBuilder<?> builder) {
+      return BARE.configure(builder);
+    }
+
+    @Override
+    Channel intercept(Channel channel) {
+      RetryInterceptor retry =
+          RetryInterceptor.newBuilder()
+              .defaultPolicy(RetryPolicy.newBuilder().maxAttempts(5).build())
+              .retryBudget(TokenBucketBudget.create())
+              .build();
+      return ClientInterceptors.intercept(channel, retry);
     }
   };
 
@@ -128,11 +167,16 @@ enum ChannelSetup {
     throw new IllegalArgumentException("setup must be one of " + names + ": " + paramName);
   }
 
-  /** Builds the managed channel of this set-up to the named in-process server. */
-  abstract ManagedChannel newChannel(String serverName);
+  /** The name of this set-up: its value of the benchmarks' {@code setup} parameter. */
+  String paramName() {
+    return paramName;
+  }
 
-  /** Returns the channel that the stubs use: the managed one, or the managed one intercepted. */
-  Channel intercept(ManagedChannel channel) {
+  /** Sets this set-up's retry options on a transport's channel builder and returns the builder. */
+  abstract ManagedChannelBuilder<?> configure(ManagedChannelBuilder<?> builder);
+
+  /** Returns the channel that the stubs use: the built one, or the built one intercepted. */
+  Channel intercept(Channel channel) {
     return channel;
   }
 }

@@ -2,12 +2,9 @@ package io.github.grpcretry.benchmarks;
 
 import io.github.grpcretry.demo.v1.Item;
 import io.github.grpcretry.demo.v1.ItemServiceGrpc;
-import io.github.grpcretry.demo.v1.ListItemsRequest;
 import io.github.grpcretry.demo.v1.UploadSummary;
-import io.grpc.stub.StreamObserver;
-import java.util.Iterator;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -25,8 +22,8 @@ import org.openjdk.jmh.infra.Blackhole;
 
 /**
  * Throughput of streaming calls that succeed at once, through each {@link ChannelSetup}: a server
- * stream of {@value #MESSAGES} items drained to the end, and a client stream of {@value #MESSAGES}
- * items, whose replay log the interceptor keeps until the response arrives.
+ * stream of {@value ItemCalls#MESSAGES} items drained to the end, and a client stream of {@value
+ * ItemCalls#MESSAGES} items, whose replay log the interceptor keeps until the response arrives.
  *
  * <p>One whole call per operation; with direct executors on both sides it runs on the benchmark
  * thread.
@@ -40,24 +37,21 @@ import org.openjdk.jmh.infra.Blackhole;
 @Warmup(iterations = 5, time = 2)
 @Measurement(iterations = 5, time = 2)
 public class StreamingBenchmark {
-  static final int MESSAGES = 10;
-
-  private static final ListItemsRequest LIST_REQUEST =
-      ListItemsRequest.newBuilder().setPrefix("item").setLimit(MESSAGES).build();
-  private static final Item[] UPLOAD = itemsToUpload();
-
   @Param({"bare", "builtin", "interceptor", "interceptor-100-methods"})
   public String setup;
 
-  private InProcessItemService service;
+  private ItemServiceConnection service;
   private ItemServiceGrpc.ItemServiceBlockingStub blockingStub;
   private ItemServiceGrpc.ItemServiceStub asyncStub;
+  private Consumer<Item> sink;
 
   @Setup(Level.Trial)
-  public void start() {
-    service = InProcessItemService.start(ChannelSetup.named(setup));
+  public void start(Blackhole blackhole) {
+    service = ItemServiceConnection.start(ChannelSetup.named(setup));
     blockingStub = ItemServiceGrpc.newBlockingStub(service.channel());
     asyncStub = ItemServiceGrpc.newStub(service.channel());
+    // Made once, so that no operation allocates a method reference of its own.
+    sink = blackhole::consume;
   }
 
   @TearDown(Level.Trial)
@@ -66,56 +60,12 @@ public class StreamingBenchmark {
   }
 
   @Benchmark
-  public int listItems(Blackhole blackhole) {
-    int count = 0;
-    for (Iterator<Item> items = blockingStub.listItems(LIST_REQUEST); items.hasNext(); count++) {
-      blackhole.consume(items.next());
-    }
-    if (count != MESSAGES) {
-      throw new IllegalStateException("listItems returned " + count + " items, not " + MESSAGES);
-    }
-    return count;
+  public int listItems() {
+    return ItemCalls.listItems(blockingStub, sink);
   }
 
   @Benchmark
   public UploadSummary uploadItems() {
-    SummaryObserver summary = new SummaryObserver();
-    StreamObserver<Item> requests = asyncStub.uploadItems(summary);
-    for (Item item : UPLOAD) {
-      requests.onNext(item);
-    }
-    requests.onCompleted();
-    // With direct executors the call has ended by now and join() returns at once; it is there so
-    // that a set-up that hands work to another thread is measured to the call's end, not cut short.
-    return summary.join();
-  }
-
-  private static Item[] itemsToUpload() {
-    Item[] items = new Item[MESSAGES];
-    for (int i = 0; i < MESSAGES; i++) {
-      items[i] = Item.newBuilder().setId("item-" + i).setValue("value-item-" + i).build();
-    }
-    return items;
-  }
-
-  /** The response of one upload, as a future. */
-  private static final class SummaryObserver extends CompletableFuture<UploadSummary>
-      implements StreamObserver<UploadSummary> {
-    private UploadSummary summary = UploadSummary.getDefaultInstance();
-
-    @Override
-    public void onNext(UploadSummary value) {
-      summary = value;
-    }
-
-    @Override
-    public void onError(Throwable t) {
-      completeExceptionally(t);
-    }
-
-    @Override
-    public void onCompleted() {
-      complete(summary);
-    }
+    return ItemCalls.uploadItems(asyncStub);
   }
 }

@@ -1,6 +1,5 @@
 package io.github.grpcretry.benchmarks;
 
-import io.github.grpcretry.demo.v1.GetItemRequest;
 import io.github.grpcretry.demo.v1.Item;
 import io.github.grpcretry.demo.v1.ItemServiceGrpc;
 import java.util.concurrent.TimeUnit;
@@ -35,17 +34,15 @@ import org.openjdk.jmh.annotations.Warmup;
 @Warmup(iterations = 5, time = 2)
 @Measurement(iterations = 5, time = 2)
 public class UnaryBenchmark {
-  private static final GetItemRequest REQUEST = GetItemRequest.newBuilder().setId("item-1").build();
-
   @Param({"bare", "builtin", "interceptor", "interceptor-100-methods"})
   public String setup;
 
-  private InProcessItemService service;
+  private ItemServiceConnection service;
   private ItemServiceGrpc.ItemServiceBlockingStub stub;
 
   @Setup(Level.Trial)
   public void start() {
-    service = InProcessItemService.start(ChannelSetup.named(setup));
+    service = ItemServiceConnection.start(ChannelSetup.named(setup));
     stub = ItemServiceGrpc.newBlockingStub(service.channel());
   }
 
@@ -56,6 +53,6 @@ public class UnaryBenchmark {
 
   @Benchmark
   public Item getItem() {
-    return stub.getItem(REQUEST);
+    return ItemCalls.getItem(stub);
   }
 }

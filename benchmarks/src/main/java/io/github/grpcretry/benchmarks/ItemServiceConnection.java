@@ -4,47 +4,48 @@ import io.github.grpcretry.demo.DemoItemService;
 import io.grpc.Channel;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
-import io.grpc.inprocess.InProcessServerBuilder;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A {@link DemoItemService} on an in-process server that runs calls on the transport's thread,
- * and one client channel to it built by a {@link ChannelSetup}.
+ * A {@link DemoItemService} on a server of a {@link Transport}, and one client channel to it built
+ * by a {@link ChannelSetup}.
  *
- * <p>Started in a benchmark state's trial set-up and stopped in its tear-down; not thread-safe
- * itself, while its {@link #channel()} may be used from any number of threads.
+ * <p>Started in a benchmark's set-up and stopped in its tear-down; not thread-safe itself, while
+ * its {@link #channel()} may be used from any number of threads.
  */
-final class InProcessItemService {
+final class ItemServiceConnection {
   private static final long SHUTDOWN_SECONDS = 5;
 
   private final Server server;
   private final ManagedChannel managedChannel;
   private final Channel channel;
 
-  private InProcessItemService(Server server, ManagedChannel managedChannel, Channel channel) {
+  private ItemServiceConnection(Server server, ManagedChannel managedChannel, Channel channel) {
     this.server = server;
     this.managedChannel = managedChannel;
     this.channel = channel;
   }
 
-  /** Starts a server with a fresh {@link DemoItemService} and connects a channel of {@code setup}. */
-  static InProcessItemService start(ChannelSetup setup) {
-    String name = InProcessServerBuilder.generateName();
+  /** Starts an in-process server with a fresh {@link DemoItemService}; connects {@code setup}. */
+  static ItemServiceConnection start(ChannelSetup setup) {
+    return start(Transport.IN_PROCESS, setup);
+  }
+
+  /**
+   * Starts a server of {@code transport} with a fresh {@link DemoItemService} and connects a
+   * channel of {@code setup} to it.
+   */
+  static ItemServiceConnection start(Transport transport, ChannelSetup setup) {
     Server server;
     try {
-      server =
-          InProcessServerBuilder.forName(name)
-              .directExecutor()
-              .addService(new DemoItemService())
-              .build()
-              .start();
+      server = transport.startServer(new DemoItemService());
     } catch (IOException e) {
-      throw new UncheckedIOException("in-process server " + name + " failed to start", e);
+      throw new UncheckedIOException(transport + " server failed to start", e);
     }
-    ManagedChannel managedChannel = setup.newChannel(name);
-    return new InProcessItemService(server, managedChannel, setup.intercept(managedChannel));
+    ManagedChannel managedChannel = setup.configure(transport.channelBuilder(server)).build();
+    return new ItemServiceConnection(server, managedChannel, setup.intercept(managedChannel));
   }
 
   /** The channel for stubs, with the set-up's retry in place. */
@@ -67,7 +68,7 @@ final class InProcessItemService {
       managedChannel.shutdownNow();
       server.shutdownNow();
       throw new IllegalStateException(
-          "in-process server or channel did not terminate within "
+          "server or channel did not terminate within "
               + SHUTDOWN_SECONDS
               + " s (channel terminated: "
               + channelDone
