@@ -95,12 +95,12 @@ final class Attempt<ReqT, RespT> extends ClientCall.Listener<RespT> {
 
   @Override
   public void onHeaders(Metadata headers) {
-    owner.attemptHeaders(this, headers);
+    owner.response(this, RetryingCall.CB_HEADERS, headers);
   }
 
   @Override
   public void onMessage(RespT message) {
-    owner.attemptMessage(this, message);
+    owner.response(this, RetryingCall.CB_MESSAGE, message);
   }
 
   @Override

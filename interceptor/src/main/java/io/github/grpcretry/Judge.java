@@ -34,7 +34,10 @@ final class Judge {
      * cancellation: the server's own answer, which still decides whether the call may go on.
      */
     TIMED_OUT_ANSWERED,
-    /** An attempt we cancelled for its per-attempt timeout closed with our cancellation. */
+    /**
+     * An attempt we cancelled for its per-attempt timeout closed with our cancellation (its
+     * failure was recorded when it was replaced).
+     */
     TIMED_OUT_CANCELLED,
     /**
      * The attempt the call was committed to because the request outgrew the replay buffer failed:
@@ -86,8 +89,7 @@ final class Judge {
           UserCode.recordOutcome(c.budget(), c.attemptNumber(), RetryBudget.Outcome.SUCCESS);
           return Verdict.SUCCEED;
         case TIMED_OUT_CANCELLED:
-          UserCode.recordOutcome(
-              c.budget(), c.attemptNumber(), RetryBudget.Outcome.RETRYABLE_FAILURE);
+          // Its failure was recorded when it was replaced.
           return Verdict.NOTHING;
         case TIMED_OUT_ANSWERED:
           return timedOutAnswered(c);
@@ -196,8 +198,10 @@ final class Judge {
     if (c.context().isCancelled() || deadlineHit(c, runtime.ticker.nanoTime())) {
       return Verdict.NOTHING;
     }
-    long hint = ServerHints.retryDelayNanos(c.status(), c.trailers());
-    if (!classifyAndRecord(c, hint)) {
+    // Its outcome was recorded (a failure) when it was replaced: only the status counts here.
+    AttemptFailure failure =
+        new AttemptFailure(c.status(), c.trailers(), method, policy, c.attemptNumber(), false);
+    if (UserCode.classify(runtime.classifier, failure) != StatusClassifier.Category.RETRYABLE) {
       return Verdict.stop(c.status(), "status " + c.status().getCode() + " is not retryable");
     }
     return Verdict.NOTHING;

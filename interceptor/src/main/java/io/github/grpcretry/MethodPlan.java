@@ -12,11 +12,10 @@ import org.jspecify.annotations.Nullable;
  * <p>Thread-safe: immutable.
  */
 final class MethodPlan {
-  /** The plan of a method without a policy: its calls go to the channel untouched. */
-  static final MethodPlan NONE = new MethodPlan(null, null, null, null);
-
-  /** The runtime of the interceptor the plan belongs to; null only for {@link #NONE}. */
-  final @Nullable CallRuntime runtime;
+  /** The method the plan is for. */
+  final MethodDescriptor<?, ?> method;
+  /** The runtime of the interceptor the plan belongs to. */
+  final CallRuntime runtime;
   final @Nullable CallPolicy policy;
   final @Nullable RetryPolicy retry;
   final @Nullable HedgingPolicy hedging;
@@ -29,10 +28,12 @@ final class MethodPlan {
   final boolean passThrough;
 
   private MethodPlan(
-      @Nullable CallRuntime runtime,
+      MethodDescriptor<?, ?> method,
+      CallRuntime runtime,
       @Nullable CallPolicy policy,
       @Nullable Judge judge,
       @Nullable Status failure) {
+    this.method = method;
     this.runtime = runtime;
     this.policy = policy;
     this.retry = policy instanceof RetryPolicy ? (RetryPolicy) policy : null;
@@ -45,12 +46,18 @@ final class MethodPlan {
     this.passThrough = policy != null && policy.maxAttempts() == 1 && perAttemptTimeoutNanos == 0;
   }
 
+  /** The plan of a method without a policy: its calls go to the channel untouched. */
+  static MethodPlan none(CallRuntime runtime, MethodDescriptor<?, ?> method) {
+    return new MethodPlan(method, runtime, null, null, null);
+  }
+
   /** The plan of {@code method} under {@code policy}. */
   static MethodPlan of(CallRuntime runtime, MethodDescriptor<?, ?> method, CallPolicy policy) {
     if (policy instanceof HedgingPolicy) {
       HedgingPolicy hedging = (HedgingPolicy) policy;
       if (!hedging.idempotent() && !method.isIdempotent() && !method.isSafe()) {
         return new MethodPlan(
+            method,
             runtime,
             null,
             null,
@@ -58,7 +65,7 @@ final class MethodPlan {
                 "grpc-retry: " + notSafeToHedge(method.getFullMethodName(), hedging)));
       }
     }
-    return new MethodPlan(runtime, policy, new Judge(runtime, method, policy), null);
+    return new MethodPlan(method, runtime, policy, new Judge(runtime, method, policy), null);
   }
 
   static String notSafeToHedge(String fullMethodName, HedgingPolicy policy) {

@@ -61,6 +61,8 @@ public final class RetryInterceptor implements ClientInterceptor {
   /** Each method's plan, worked out on its first call. */
   private final ConcurrentHashMap<MethodDescriptor<?, ?>, MethodPlan> plans =
       new ConcurrentHashMap<>();
+  /** The plan of the method called last: most channels call one method again and again. */
+  private volatile @Nullable MethodPlan lastPlan;
   private final @Nullable RetryBudget budget;
   private final RetryBudgetRegistry budgetRegistry;
   private final CallRuntime runtime;
@@ -124,10 +126,15 @@ public final class RetryInterceptor implements ClientInterceptor {
 
   /** The method's plan, resolved once: by full method name, then service, then default. */
   MethodPlan planFor(MethodDescriptor<?, ?> method) {
-    MethodPlan plan = plans.get(method);
+    MethodPlan plan = lastPlan;
+    if (plan != null && plan.method == method) {
+      return plan;
+    }
+    plan = plans.get(method);
     if (plan == null) {
       plan = plans.computeIfAbsent(method, this::resolve);
     }
+    lastPlan = plan;
     return plan;
   }
 
@@ -145,7 +152,7 @@ public final class RetryInterceptor implements ClientInterceptor {
     if (policy == null) {
       policy = defaultPolicy;
     }
-    return policy == null ? MethodPlan.NONE : MethodPlan.of(runtime, method, policy);
+    return policy == null ? MethodPlan.none(runtime, method) : MethodPlan.of(runtime, method, policy);
   }
 
   private CallOptions withPolicyTimeout(CallOptions callOptions, long timeoutNanos) {

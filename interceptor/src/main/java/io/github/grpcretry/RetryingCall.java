@@ -113,8 +113,8 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   private static final int W_READY = 32;
 
   // The kinds of application callbacks.
-  private static final int CB_HEADERS = 1;
-  private static final int CB_MESSAGE = 2;
+  static final int CB_HEADERS = 1;
+  static final int CB_MESSAGE = 2;
   private static final int CB_READY = 3;
 
   private final MethodPlan plan;
@@ -249,7 +249,11 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       requested = sum < 0 ? Integer.MAX_VALUE : sum;
       fx = effects(Caller.APPLICATION);
     }
-    runEffects(fx, Caller.APPLICATION);
+    if (fx == FX_PUMP) {
+      pumpLoop();
+    } else {
+      runEffects(fx, Caller.APPLICATION);
+    }
   }
 
   @Override
@@ -300,7 +304,11 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       }
       fx = effects(Caller.APPLICATION);
     }
-    runEffects(fx, Caller.APPLICATION);
+    if (fx == FX_PUMP) {
+      pumpLoop(); // the common case, one frame less
+    } else {
+      runEffects(fx, Caller.APPLICATION);
+    }
   }
 
   @Override
@@ -401,20 +409,12 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   // ---------------------------------------------------------------------------------------------
   // Callbacks of the attempts.
 
-  void attemptHeaders(Attempt<ReqT, RespT> attempt, Metadata headers) {
-    response(attempt, CB_HEADERS, headers);
-  }
-
-  void attemptMessage(Attempt<ReqT, RespT> attempt, RespT message) {
-    response(attempt, CB_MESSAGE, message);
-  }
-
   /**
    * Response headers or a message from {@code attempt}: passed on if it is the winner; if the call
    * is not committed yet, the attempt wins it (whatever our timers did meanwhile: what the server
    * sent decides); dropped otherwise.
    */
-  private void response(Attempt<ReqT, RespT> attempt, int kind, Object payload) {
+  void response(Attempt<ReqT, RespT> attempt, int kind, Object payload) {
     boolean won = false;
     boolean deliver;
     int fx = 0;
@@ -509,6 +509,8 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     }
     if (judged != null) {
       apply(attempt, plan.judge.judge(judged), status, trailers);
+    } else if (fx == FX_CLOSE_NOW) {
+      closeDelivered(fx); // the common case, one frame less
     } else {
       runEffects(fx, Caller.CALLBACK);
     }
@@ -669,6 +671,7 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     }
     Verdict verdict = plan.judge.judge(timedOut);
     int fx;
+    boolean replaced = false;
     synchronized (log) {
       // An answer may have come meanwhile: then the verdict is moot (a granted retry is unused).
       if (stillRacing(attempt)) {
@@ -678,6 +681,7 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
             if (!plan.retry.hedgeOnPerAttemptTimeout()) {
               attempt.fate = Fate.TIMED_OUT;
               attempt.orderCancel(Status.CANCELLED.withDescription(timeout.getDescription()));
+              replaced = true;
             }
             // Otherwise it races the new one, as a hedge: the first to answer wins.
             if (attempt.fate == Fate.TIMED_OUT) {
@@ -711,6 +715,15 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       fx = effects(Caller.TIMER);
     }
     runEffects(fx, Caller.TIMER);
+    if (replaced) {
+      // The budget learns of the timeout now, as the overload signal it is, whether or not the
+      // cancelled attempt's own close comes before its replacement wins.
+      try {
+        UserCode.recordOutcome(budget, attempt.number, RetryBudget.Outcome.RETRYABLE_FAILURE);
+      } catch (UserCode.Failure e) {
+        fail(e.status, Caller.TIMER);
+      }
+    }
   }
 
   /** Whether some attempt not yet closed may still win the call (under lock). */
@@ -1327,7 +1340,13 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     log.dropBefore(keep);
   }
 
-  /** Sends batches to attempts until none needs anything; holds the pump meanwhile. */
+  /**
+   * Sends batches to attempts until none needs anything; holds the pump meanwhile. The common
+   * batch (start, requests, log entries) is sent right here rather than through further methods:
+   * the in-process transport runs the server inside these calls, and every frame the JIT must
+   * inline between the application and grpc's own code counts against its inlining depth.
+   */
+  @SuppressWarnings("unchecked")
   private void pumpLoop() {
     while (true) {
       Attempt<ReqT, RespT> attempt = workAttempt;
@@ -1335,7 +1354,34 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       Object[] ring = workRing;
       workAttempt = null;
       workRing = null;
-      perform(attempt, kinds, workRequest, ring, workFrom);
+      if ((kinds & (W_CANCEL | W_DRAIN | W_READY)) != 0) {
+        performRare(attempt, kinds);
+      } else if ((kinds & W_START) == 0 || startAttempt(attempt)) {
+        ClientCall<ReqT, RespT> call = attempt.call;
+        Object entry = null;
+        try {
+          if ((kinds & W_REQUEST) != 0) {
+            call.request(workRequest);
+          }
+          if ((kinds & W_SEND) != 0) {
+            // Only the thread that holds the pump moves an attempt's position in the log.
+            for (long i = workFrom, to = attempt.sent; i < to; i++) {
+              entry = OutboundLog.entry(ring, i);
+              if (entry == Control.HALF_CLOSE) {
+                call.halfClose();
+              } else if (entry instanceof Control) {
+                ((Control) entry).replay(call);
+              } else {
+                call.sendMessage((ReqT) entry);
+              }
+            }
+          }
+        } catch (RuntimeException | Error e) {
+          String operation =
+              entry == null ? "request" : entry instanceof Control ? entry.toString() : "sendMessage";
+          outboundFailed(attempt, operation, e);
+        }
+      }
       synchronized (log) {
         if (!pickWork()) {
           pumping = false;
@@ -1345,48 +1391,15 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     }
   }
 
-  @SuppressWarnings("unchecked")
-  private void perform(
-      Attempt<ReqT, RespT> attempt,
-      int kinds,
-      int requestCount,
-      Object @Nullable [] ring,
-      long from) {
-    if ((kinds & (W_CANCEL | W_DRAIN)) != 0) {
-      cancelAttempt(attempt, (kinds & W_DRAIN) != 0);
-      return;
-    }
+  /** A cancellation, or the onReady owed to an attempt that has caught up. */
+  private void performRare(Attempt<ReqT, RespT> attempt, int kinds) {
     if ((kinds & W_READY) != 0) {
       if (attempt.call.isReady()) {
         deliverReady(attempt);
       }
       return;
     }
-    if ((kinds & W_START) != 0 && !startAttempt(attempt)) {
-      return;
-    }
-    ClientCall<ReqT, RespT> call = attempt.call;
-    String operation = "request";
-    try {
-      if ((kinds & W_REQUEST) != 0) {
-        call.request(requestCount);
-      }
-      if ((kinds & W_SEND) != 0) {
-        // Only the thread that holds the pump moves an attempt's position in the log.
-        for (long i = from, to = attempt.sent; i < to; i++) {
-          Object entry = OutboundLog.entry(ring, i);
-          if (entry instanceof Control) {
-            operation = entry.toString();
-            ((Control) entry).replay(call);
-          } else {
-            operation = "sendMessage";
-            call.sendMessage((ReqT) entry);
-          }
-        }
-      }
-    } catch (RuntimeException | Error e) {
-      outboundFailed(attempt, operation, e);
-    }
+    cancelAttempt(attempt, (kinds & W_DRAIN) != 0);
   }
 
   /** Starts an attempt on the channel; returns false if that failed (the call then ends). */
