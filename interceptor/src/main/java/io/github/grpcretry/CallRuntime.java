@@ -6,7 +6,8 @@ import java.util.function.DoubleSupplier;
 
 /**
  * The runtime objects that every call of one interceptor shares: where timers run, what time it
- * is, where jitter comes from, who classifies failures and who counts buffered bytes. Built once
+ * is, where jitter comes from, who classifies failures, who counts buffered bytes and which
+ * budget a call spends. Built once
  * by {@link RetryInterceptor} and handed to each {@link RetryingCall} as one value, so that a call
  * never reads the interceptor's fields.
  *
@@ -18,17 +19,20 @@ final class CallRuntime {
   final DoubleSupplier random;
   final StatusClassifier classifier;
   final BufferMeter buffers;
+  final BudgetScope budgets;
 
   CallRuntime(
       ScheduledExecutorService scheduler,
       Deadline.Ticker ticker,
       DoubleSupplier random,
       StatusClassifier classifier,
-      BufferMeter buffers) {
+      BufferMeter buffers,
+      BudgetScope budgets) {
     this.scheduler = scheduler;
     this.ticker = ticker;
     this.random = random;
     this.classifier = classifier;
     this.buffers = buffers;
+    this.budgets = budgets;
   }
 }

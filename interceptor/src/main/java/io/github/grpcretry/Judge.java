@@ -23,6 +23,9 @@ final class Judge {
 
   static final long NO_DEADLINE = Long.MAX_VALUE;
 
+  /** Why retrying stopped when the budget said no; the call adds which budget and its state. */
+  static final String BUDGET_REFUSED = "the retry budget refused another attempt";
+
   /** Which kind of event is judged. */
   enum Mode {
     /** A contending attempt closed before the call was committed, with a status other than OK. */
@@ -145,8 +148,7 @@ final class Judge {
       return Verdict.giveUp(c.status(), late);
     }
     if (!UserCode.tryAcquire(c.budget(), RetryBudget.AttemptKind.RETRY)) {
-      return Verdict.giveUpForOverload(
-          c.status(), "the retry budget refused another attempt", "budget");
+      return Verdict.giveUpForOverload(c.status(), BUDGET_REFUSED, "budget");
     }
     return Verdict.retry(delay, hint >= 0);
   }
@@ -184,7 +186,7 @@ final class Judge {
             ? RetryBudget.AttemptKind.HEDGE
             : RetryBudget.AttemptKind.RETRY;
     if (!UserCode.tryAcquire(c.budget(), kind)) {
-      return Verdict.keep("the retry budget refused another attempt");
+      return Verdict.keepForOverload(BUDGET_REFUSED, "budget");
     }
     return Verdict.replace(delay);
   }

@@ -15,8 +15,10 @@ import java.util.function.Function;
  * talks to thousands of targets over its life holds budgets only for those it talks to now. A
  * dropped target starts over with a fresh budget when it is called again.
  *
- * <p>{@link RetryInterceptor} uses {@link #shared()} unless told otherwise: within one process,
- * all interceptors built without a budget share one {@link TokenBucketBudget} per authority.
+ * <p>An interceptor uses a registry only when given one ({@link
+ * RetryInterceptor.Builder#retryBudgetRegistry}); without, it keeps budgets of its own. Give
+ * several interceptors {@link #shared()}, or a registry of your own, to make them spend one budget
+ * per target.
  *
  * <p>Thread-safe.
  */
@@ -45,7 +47,10 @@ public final class RetryBudgetRegistry {
                         create.apply(authority), "budgetFactory returned null for " + authority));
   }
 
-  /** The registry of interceptors built without a budget: default token buckets per authority. */
+  /**
+   * One registry for the whole process, for interceptors that should all share one budget per
+   * target: default token buckets per authority. Only interceptors given it use it.
+   */
   public static RetryBudgetRegistry shared() {
     return SharedHolder.INSTANCE;
   }

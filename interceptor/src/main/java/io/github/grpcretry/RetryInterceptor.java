@@ -38,8 +38,9 @@ import org.jspecify.annotations.Nullable;
  * see the call once.
  *
  * <p>Thread-safe: one instance may serve any number of channels and calls at once. Its
- * configuration is immutable; the only state it holds is the count of request bytes buffered for
- * retries by all its calls.
+ * configuration is immutable; the state it holds is the count of request bytes buffered for
+ * retries by all its calls and, unless a budget or registry was given, one retry budget per
+ * authority it has called.
  */
 public final class RetryInterceptor implements ClientInterceptor {
   /** Default limit of request bytes one call keeps for replay: 1 MiB, as in grpc-java. */
@@ -63,8 +64,6 @@ public final class RetryInterceptor implements ClientInterceptor {
       new ConcurrentHashMap<>();
   /** The plan of the method called last: most channels call one method again and again. */
   private volatile @Nullable MethodPlan lastPlan;
-  private final @Nullable RetryBudget budget;
-  private final RetryBudgetRegistry budgetRegistry;
   private final CallRuntime runtime;
 
   private RetryInterceptor(Builder b, @Nullable ParsedServiceConfig config) {
@@ -82,22 +81,29 @@ public final class RetryInterceptor implements ClientInterceptor {
     this.methodPolicies = Map.copyOf(methods);
     this.servicePolicies = Map.copyOf(services);
     this.defaultPolicy = b.defaultPolicy != null ? b.defaultPolicy : fallback;
-    if (b.budget == null && b.budgetRegistry == null && config != null && config.hasThrottling()) {
+    BudgetScope budgets;
+    if (b.budget != null) {
+      budgets = BudgetScope.given(b.budget);
+    } else if (b.budgetRegistry != null) {
+      budgets = BudgetScope.registry(b.budgetRegistry);
+    } else if (config != null && config.hasThrottling()) {
       // The service config's retryThrottling, as grpc-java applies it: one budget per channel
       // (here: per interceptor), unless a budget was chosen explicitly.
-      this.budget =
-          RetryBudget.grpcRetryThrottling(config.throttlingMaxTokens, config.throttlingTokenRatio);
+      budgets =
+          BudgetScope.given(
+              RetryBudget.grpcRetryThrottling(
+                  config.throttlingMaxTokens, config.throttlingTokenRatio));
     } else {
-      this.budget = b.budget;
+      budgets = BudgetScope.perInterceptor();
     }
-    this.budgetRegistry = b.budgetRegistry != null ? b.budgetRegistry : RetryBudgetRegistry.shared();
     this.runtime =
         new CallRuntime(
             b.scheduler != null ? b.scheduler : DefaultScheduler.get(),
             b.ticker,
             b.random,
             b.classifier,
-            new BufferMeter(b.perCallBufferLimit, b.totalBufferLimit));
+            new BufferMeter(b.perCallBufferLimit, b.totalBufferLimit),
+            budgets);
   }
 
   /** Returns a new builder. */
@@ -120,8 +126,8 @@ public final class RetryInterceptor implements ClientInterceptor {
       // Nothing to repeat and no attempt timer: at most a deadline to add.
       return next.newCall(method, withPolicyTimeout(callOptions, plan.timeoutNanos));
     }
-    RetryBudget callBudget = budget != null ? budget : budgetRegistry.budgetFor(next.authority());
-    return new RetryingCall<>(plan, method, callOptions, next, callBudget);
+    RetryBudget budget = runtime.budgets.budgetFor(next.authority());
+    return new RetryingCall<>(plan, method, callOptions, next, budget);
   }
 
   /** The method's plan, resolved once: by full method name, then service, then default. */
@@ -181,7 +187,7 @@ public final class RetryInterceptor implements ClientInterceptor {
         + ", classifier="
         + runtime.classifier
         + ", budget="
-        + (budget != null ? budget : "per authority from " + budgetRegistry)
+        + runtime.budgets
         + ", perCallBufferLimit="
         + runtime.buffers.perCallLimit
         + ", totalBufferLimit="
@@ -364,8 +370,9 @@ public final class RetryInterceptor implements ClientInterceptor {
      * budget between several interceptors to make them spend one allowance. Replaces a registry
      * set with {@link #retryBudgetRegistry}.
      *
-     * <p>Unless a budget or a registry is set, each call uses the {@link TokenBucketBudget} of
-     * its channel's authority from {@link RetryBudgetRegistry#shared()}.
+     * <p>Unless a budget or a registry is set, the interceptor keeps a default {@link
+     * TokenBucketBudget} of its own for each authority it calls: every channel it is attached to
+     * spends the same one for the same target, and no other interceptor touches it.
      */
     public Builder retryBudget(RetryBudget budget) {
       this.budget = Objects.requireNonNull(budget, "retryBudget");
@@ -374,8 +381,10 @@ public final class RetryInterceptor implements ClientInterceptor {
     }
 
     /**
-     * Sets the registry from which each call takes the budget of its channel's authority.
-     * Replaces a budget set with {@link #retryBudget}.
+     * Sets the registry from which each call takes the budget of its channel's authority, to
+     * share budgets per target between interceptors: {@link RetryBudgetRegistry#shared()} for
+     * every interceptor of the process that is given it, or a registry of your own. Replaces a
+     * budget set with {@link #retryBudget}.
      */
     public Builder retryBudgetRegistry(RetryBudgetRegistry registry) {
       this.budgetRegistry = Objects.requireNonNull(registry, "retryBudgetRegistry");

@@ -590,7 +590,7 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
         case GIVE_UP:
           if (open && (stillContending() || r.timerGeneration != 0)) {
             // Another attempt is in flight or due (a hedge on a per-attempt timeout): it may win.
-            r.givenUp = verdict.reason();
+            r.givenUp = reasonOf(verdict);
             r.givenUpOverload = verdict.overload();
           } else if (decides) {
             beginClose(decorate(verdict), withMarker(trailers, verdict.overload()), null);
@@ -703,7 +703,7 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
                     + ") of attempt "
                     + attempt.number
                     + " passed and it was kept running because "
-                    + verdict.reason();
+                    + reasonOf(verdict);
             break;
           case FAIL:
             beginClose(verdict.status(), new Metadata(), verdict.status());
@@ -917,7 +917,7 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
             beginClose(failure, new Metadata(), failure);
           } else if (!granted) {
             if (r.noMoreHedges == null) {
-              r.noMoreHedges = "the retry budget refused another attempt";
+              r.noMoreHedges = budgetRefused();
               r.noMoreHedgesOverload = "budget";
             }
           } else if (r.bufferLimitReason == null && r.noMoreHedges == null) {
@@ -1690,7 +1690,19 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   private Status decorate(Verdict verdict) {
     return verdict.reason() == null
         ? verdict.status()
-        : giveUpStatus(verdict.status(), verdict.reason());
+        : giveUpStatus(verdict.status(), reasonOf(verdict));
+  }
+
+  /** The verdict's reason; a refusal of the budget also says which budget and what it holds. */
+  private String reasonOf(Verdict verdict) {
+    return "budget".equals(verdict.overload()) ? budgetRefused() : verdict.reason();
+  }
+
+  private String budgetRefused() {
+    return Judge.BUDGET_REFUSED
+        + " ("
+        + plan.runtime.budgets.describe(budget, next.authority())
+        + ")";
   }
 
   private Status giveUpStatus(@Nullable Status last, String reason) {

@@ -88,6 +88,10 @@ record Verdict(
     return new Verdict(Kind.KEEP, null, reason, null, 0, false);
   }
 
+  static Verdict keepForOverload(String reason, String overload) {
+    return new Verdict(Kind.KEEP, null, reason, overload, 0, false);
+  }
+
   static Verdict hedgeAfter(long delayNanos) {
     return new Verdict(Kind.HEDGE_AFTER, null, null, null, delayNanos, true);
   }

@@ -57,10 +57,13 @@ class BudgetHookTest {
     } catch (ExecutionException e) {
       Status status = ((StatusRuntimeException) e.getCause()).getStatus();
       assertThat(status.getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+      // The RecordingBudget has no stats: the note names the budget itself.
       assertThat(status.getDescription())
           .isEqualTo(
               "down [grpc-retry: 1 attempt made; not retried because the retry budget refused"
-                  + " another attempt]");
+                  + " another attempt (the budget given to RetryInterceptor.Builder.retryBudget: "
+                  + budget
+                  + ")]");
     }
     assertThat(faults.attemptCount(GET)).isEqualTo(1);
     assertThat(clock.pendingTaskCount()).isZero();

@@ -57,8 +57,7 @@ class ConcurrencyStressTest {
             .maxBackoff(Duration.ofMillis(1))
             .build();
     RetryInterceptor retry = RetryInterceptor.newBuilder().defaultPolicy(policy).build();
-    // The default budget (shared per authority across the process) is part of what is stressed;
-    // an authority of its own keeps other tests out of it.
+    // The default budget (this interceptor's own, per authority) is part of what is stressed.
     Channel channel =
         ClientInterceptors.intercept(
             grpc.newChannel(b -> b.overrideAuthority("stress.example")), retry);

@@ -31,9 +31,8 @@ final class Fixtures {
 
   /**
    * An interceptor builder on the manual clock, with a random draw of 0.5 so that A6 jitter is a
-   * factor of exactly 1.0, and an unlimited budget: the default budgets are shared per authority
-   * across the whole process, and every in-process channel's authority is "localhost", so tests
-   * that do not test budgets must not spend them. Budget tests set their own.
+   * factor of exactly 1.0, and an unlimited budget, so that tests that are not about budgets never
+   * hit one. Budget tests set their own.
    */
   static RetryInterceptor.Builder retryOn(ManualClock clock) {
     return RetryInterceptor.newBuilder()

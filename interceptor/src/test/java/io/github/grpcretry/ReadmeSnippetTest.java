@@ -31,8 +31,7 @@ class ReadmeSnippetTest {
     FaultInjector faults = FaultInjector.create();
     faults.script(ItemServiceGrpc.getGetItemMethod()).then(Fault.fail(Status.UNAVAILABLE));
     grpc.addService(new DemoItemService()).addServerInterceptor(faults);
-    // The default budget is shared per authority across the process: use one of its own.
-    ManagedChannel managedChannel = grpc.newChannel(b -> b.overrideAuthority("quickstart.example"));
+    ManagedChannel managedChannel = grpc.newChannel(b -> {});
 
     // README:quickstart:start
     RetryPolicy policy = RetryPolicy.newBuilder()

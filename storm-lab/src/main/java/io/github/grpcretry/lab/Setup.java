@@ -160,8 +160,8 @@ public enum Setup {
             null);
       case GRPC_RETRY:
         {
-          // No budget is given: the interceptor takes the default TokenBucketBudget of the
-          // channel's authority from the registry, as it would from RetryBudgetRegistry.shared().
+          // The lab's registry hands out the default TokenBucketBudget per authority, so that the
+          // report can read the budget's state; the budget is the one the interceptor would keep.
           RetryInterceptor library =
               RetryInterceptor.newBuilder()
                   .defaultPolicy(retryPolicy(perAttemptTimeout))

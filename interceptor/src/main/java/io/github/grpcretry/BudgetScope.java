@@ -1,0 +1,77 @@
+package io.github.grpcretry;
+
+import java.util.concurrent.ConcurrentHashMap;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Which {@link RetryBudget} a call of one interceptor spends: the one given to the builder, the
+ * one a registry keeps for the call's target, or, by default, the interceptor's own budget for
+ * that target, shared by every channel the interceptor is attached to and by nothing else.
+ *
+ * <p>Thread-safe. The default scope looks up its last target first (most interceptors talk to one
+ * target) and keeps one budget per target for the interceptor's life.
+ */
+final class BudgetScope {
+  private final @Nullable RetryBudget given;
+  private final @Nullable RetryBudgetRegistry registry;
+  private final ConcurrentHashMap<String, RetryBudget> own = new ConcurrentHashMap<>();
+  private volatile @Nullable Target last;
+
+  private record Target(String authority, RetryBudget budget) {}
+
+  private BudgetScope(@Nullable RetryBudget given, @Nullable RetryBudgetRegistry registry) {
+    this.given = given;
+    this.registry = registry;
+  }
+
+  static BudgetScope given(RetryBudget budget) {
+    return new BudgetScope(budget, null);
+  }
+
+  static BudgetScope registry(RetryBudgetRegistry registry) {
+    return new BudgetScope(null, registry);
+  }
+
+  static BudgetScope perInterceptor() {
+    return new BudgetScope(null, null);
+  }
+
+  /** The budget of a call to {@code authority}. */
+  RetryBudget budgetFor(String authority) {
+    if (given != null) {
+      return given;
+    }
+    if (registry != null) {
+      return registry.budgetFor(authority);
+    }
+    Target target = last;
+    if (target != null && target.authority().equals(authority)) {
+      return target.budget();
+    }
+    RetryBudget budget = own.computeIfAbsent(authority, a -> TokenBucketBudget.create());
+    last = new Target(authority, budget);
+    return budget;
+  }
+
+  /** Says which budget a call to {@code authority} spent, and what it holds now, for a person. */
+  String describe(RetryBudget budget, String authority) {
+    String scope =
+        given != null
+            ? "the budget given to RetryInterceptor.Builder.retryBudget"
+            : registry != null
+                ? "the budget of \"" + authority + "\" in the RetryBudgetRegistry"
+                : "this interceptor's budget for \"" + authority + "\"";
+    BudgetStats stats = budget.stats();
+    return scope
+        + (stats == BudgetStats.NOT_AVAILABLE ? ": " + budget : ", " + stats);
+  }
+
+  @Override
+  public String toString() {
+    return given != null
+        ? given.toString()
+        : registry != null
+            ? "per authority from " + registry
+            : "per authority, this interceptor's own (" + own.size() + " targets)";
+  }
+}
