@@ -181,11 +181,7 @@ final class Judge {
     if (late != null) {
       return Verdict.keep(late);
     }
-    RetryBudget.AttemptKind kind =
-        policy.hedgeOnPerAttemptTimeout()
-            ? RetryBudget.AttemptKind.HEDGE
-            : RetryBudget.AttemptKind.RETRY;
-    if (!UserCode.tryAcquire(c.budget(), kind)) {
+    if (!UserCode.tryAcquire(c.budget(), RetryBudget.AttemptKind.AFTER_TIMEOUT)) {
       return Verdict.keepForOverload(BUDGET_REFUSED, "budget");
     }
     return Verdict.replace(delay);

@@ -31,7 +31,14 @@ public interface RetryBudget {
     /** Another attempt after a failed one. */
     RETRY,
     /** Another attempt sent while an earlier one is still in flight. */
-    HEDGE
+    HEDGE,
+    /**
+     * Another attempt because an earlier one ran out of its per-attempt timeout (the slow one is
+     * cancelled, or kept beside the new one with {@code hedgeOnPerAttemptTimeout}). Timeouts are
+     * what overload looks like from the client, and under overload a replacement only joins the
+     * back of the same queue, so budgets may grant these more sparingly than other retries.
+     */
+    AFTER_TIMEOUT
   }
 
   /** How an attempt ended. */

@@ -16,6 +16,11 @@ import java.util.concurrent.atomic.LongAdder;
  *       that worked was free.
  *   <li>Every first attempt that succeeds adds {@code successCredit}.
  *   <li>Failures take nothing more: a failed retry has already paid.
+ *   <li>An attempt after a per-attempt timeout ({@link AttemptKind#AFTER_TIMEOUT}) is granted
+ *       only while the bucket is at least {@code timeoutRetryMinFill} full (90% by default):
+ *       rare timeouts (a stuck connection, one slow replica) are replaced freely, but when many
+ *       attempts time out at once the server is overloaded, and a replacement would only join the
+ *       back of its queue, so after a few of them the slow attempts are left to finish.
  * </ul>
  *
  * <p>So independent transient failures never drain it: most retries succeed and pay themselves
@@ -39,6 +44,7 @@ public final class TokenBucketBudget implements RetryBudget {
   private final long maxMilli;
   private final long costMilli;
   private final long creditMilli;
+  private final long afterTimeoutMinMilli;
   private final AtomicLong milliTokens;
   private final LongAdder granted = new LongAdder();
   private final LongAdder refused = new LongAdder();
@@ -47,10 +53,14 @@ public final class TokenBucketBudget implements RetryBudget {
     this.maxMilli = b.maxMilli;
     this.costMilli = b.costMilli;
     this.creditMilli = b.creditMilli;
+    this.afterTimeoutMinMilli = Math.round(b.maxMilli * b.timeoutRetryMinFill);
     this.milliTokens = new AtomicLong(maxMilli);
   }
 
-  /** Returns a builder with the defaults: 100 tokens, a retry costs 1, a success earns 0.1. */
+  /**
+   * Returns a builder with the defaults: 100 tokens, a retry costs 1, a success earns 0.1, a retry
+   * after a per-attempt timeout only while the bucket is at least 90% full.
+   */
   public static Builder newBuilder() {
     return new Builder();
   }
@@ -62,10 +72,12 @@ public final class TokenBucketBudget implements RetryBudget {
 
   @Override
   public boolean tryAcquire(AttemptKind kind) {
+    long needed =
+        kind == AttemptKind.AFTER_TIMEOUT ? Math.max(costMilli, afterTimeoutMinMilli) : costMilli;
     long current;
     do {
       current = milliTokens.get();
-      if (current < costMilli) {
+      if (current < needed) {
         refused.increment();
         return false;
       }
@@ -107,10 +119,12 @@ public final class TokenBucketBudget implements RetryBudget {
   public String toString() {
     return String.format(
         Locale.ROOT,
-        "TokenBucketBudget{maxTokens=%.3f, retryCost=%.3f, successCredit=%.3f, %s}",
+        "TokenBucketBudget{maxTokens=%.3f, retryCost=%.3f, successCredit=%.3f,"
+            + " timeoutRetryMinFill=%.3f, %s}",
         maxMilli / (double) SCALE,
         costMilli / (double) SCALE,
         creditMilli / (double) SCALE,
+        afterTimeoutMinMilli / (double) maxMilli,
         stats());
   }
 
@@ -124,6 +138,7 @@ public final class TokenBucketBudget implements RetryBudget {
     private long maxMilli = 100 * SCALE;
     private long costMilli = SCALE;
     private long creditMilli = SCALE / 10;
+    private double timeoutRetryMinFill = 0.9;
 
     private Builder() {}
 
@@ -156,6 +171,21 @@ public final class TokenBucketBudget implements RetryBudget {
      */
     public Builder successCredit(double successCredit) {
       this.creditMilli = milli("successCredit", successCredit, 0, 1_000_000);
+      return this;
+    }
+
+    /**
+     * Sets how full the bucket must be for an attempt after a per-attempt timeout ({@link
+     * AttemptKind#AFTER_TIMEOUT}) to be granted, as a share of {@code maxTokens}; 0.9 by default.
+     * 0 grants them like any retry; 1 only while the bucket is full.
+     *
+     * @throws IllegalArgumentException unless it is a number from 0 to 1
+     */
+    public Builder timeoutRetryMinFill(double share) {
+      if (!(share >= 0 && share <= 1)) {
+        throw new IllegalArgumentException("timeoutRetryMinFill must be a number from 0 to 1: " + share);
+      }
+      this.timeoutRetryMinFill = share;
       return this;
     }
 

@@ -108,7 +108,7 @@ class PerAttemptTimeoutTest {
         call(channel(policy(3).perAttemptTimeout(TIMEOUT).build(), budget), "a");
     awaitTimers(clock, 1);
     clock.advance(TIMEOUT);
-    assertThat(budget.acquired).containsExactly(RetryBudget.AttemptKind.RETRY);
+    assertThat(budget.acquired).containsExactly(RetryBudget.AttemptKind.AFTER_TIMEOUT);
     awaitTimers(clock, 1); // the backoff
     clock.advance(Duration.ofMillis(100));
 
@@ -152,7 +152,7 @@ class PerAttemptTimeoutTest {
     assertThat(listener.messages()).extracting(Item::getId).containsExactly("a");
     assertThat(faults.awaitClosed(GET, 2, Duration.ofSeconds(10))).isTrue();
     assertThat(faults.attempts(GET).get(1).outcome().getCode()).isEqualTo(Status.Code.CANCELLED);
-    assertThat(budget.acquired).containsExactly(RetryBudget.AttemptKind.HEDGE);
+    assertThat(budget.acquired).containsExactly(RetryBudget.AttemptKind.AFTER_TIMEOUT);
     listener.assertContractKept();
   }
 
@@ -207,10 +207,16 @@ class PerAttemptTimeoutTest {
     clock.advance(Duration.ofMillis(100));
     clock.advance(Duration.ofMillis(1900));
 
+    // The call ends with the status of whichever attempt the client saw close last.
     Status status = listener.awaitClose();
     assertThat(status.getCode()).isEqualTo(Status.Code.UNAVAILABLE);
     assertThat(status.getDescription())
-        .isEqualTo("first [grpc-retry: 2 attempts made; not retried because maxAttempts (2) reached]");
+        .isIn(
+            "first [grpc-retry: 2 attempts made; not retried because maxAttempts (2) reached]",
+            "second [grpc-retry: 2 attempts made; not retried because maxAttempts (2) reached]");
+    assertThat(faults.attempts(GET))
+        .extracting(attempt -> attempt.outcome().getCode())
+        .containsExactly(Status.Code.UNAVAILABLE, Status.Code.UNAVAILABLE);
     listener.assertContractKept();
   }
 

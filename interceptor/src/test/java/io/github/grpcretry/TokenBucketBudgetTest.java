@@ -74,7 +74,42 @@ class TokenBucketBudgetTest {
   }
 
   @Test
+  void retriesAfterATimeoutAreGrantedOnlyWhileTheBucketIsNearlyFull() {
+    TokenBucketBudget budget = TokenBucketBudget.newBuilder().maxTokens(10).build();
+    // 90% of 10 is 9: one timeout retry takes the bucket from 10 to 9, the next from 9 to 8.
+    assertThat(budget.tryAcquire(AttemptKind.AFTER_TIMEOUT)).isTrue();
+    assertThat(budget.tryAcquire(AttemptKind.AFTER_TIMEOUT)).isTrue();
+    assertThat(budget.availableTokens()).isEqualTo(8.0);
+    assertThat(budget.tryAcquire(AttemptKind.AFTER_TIMEOUT)).as("below 90%").isFalse();
+    // Other retries are still granted down to the last token.
+    for (int i = 0; i < 8; i++) {
+      assertThat(budget.tryAcquire(AttemptKind.RETRY)).isTrue();
+    }
+    assertThat(budget.tryAcquire(AttemptKind.RETRY)).isFalse();
+    // Ninety first-attempt successes refill it to 9: timeouts are replaced again.
+    for (int i = 0; i < 90; i++) {
+      budget.recordOutcome(1, RetryBudget.Outcome.SUCCESS);
+    }
+    assertThat(budget.tryAcquire(AttemptKind.AFTER_TIMEOUT)).isTrue();
+  }
+
+  @Test
+  void aMinimumFillOfZeroGrantsRetriesAfterATimeoutLikeAnyOther() {
+    TokenBucketBudget budget =
+        TokenBucketBudget.newBuilder().maxTokens(2).timeoutRetryMinFill(0).build();
+    assertThat(budget.tryAcquire(AttemptKind.AFTER_TIMEOUT)).isTrue();
+    assertThat(budget.tryAcquire(AttemptKind.AFTER_TIMEOUT)).isTrue();
+    assertThat(budget.tryAcquire(AttemptKind.AFTER_TIMEOUT)).isFalse();
+  }
+
+  @Test
   void parametersAreCheckedWithClearMessages() {
+    assertThatThrownBy(() -> TokenBucketBudget.newBuilder().timeoutRetryMinFill(1.5))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("timeoutRetryMinFill must be a number from 0 to 1: 1.5");
+    assertThatThrownBy(() -> TokenBucketBudget.newBuilder().timeoutRetryMinFill(Double.NaN))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("timeoutRetryMinFill must be a number from 0 to 1: NaN");
     assertThatThrownBy(() -> TokenBucketBudget.newBuilder().maxTokens(-1))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessage("maxTokens must be a number from 0.001 to 1,000,000: -1.0");
