@@ -17,4 +17,12 @@ public sealed interface CallPolicy permits RetryPolicy, HedgingPolicy {
 
   /** The call's deadline when the caller set none, or null for no deadline. */
   @Nullable Duration timeout();
+
+  /**
+   * Whether every call carries an idempotency key: one value in a request header, the same on
+   * every attempt and hedge of the call, new for every call, so that a server that deduplicates
+   * by it executes the call once however many attempts reach it. Such a method counts as safe to
+   * repeat: its attempts are retried after a per-attempt timeout and may be hedged.
+   */
+  boolean idempotencyKey();
 }

@@ -1,6 +1,7 @@
 package io.github.grpcretry;
 
 import io.grpc.Deadline;
+import io.grpc.Metadata;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.function.DoubleSupplier;
 
@@ -20,6 +21,8 @@ final class CallRuntime {
   final StatusClassifier classifier;
   final BufferMeter buffers;
   final BudgetScope budgets;
+  /** The header of idempotency keys. */
+  final Metadata.Key<String> idempotencyKeyHeader;
 
   CallRuntime(
       ScheduledExecutorService scheduler,
@@ -27,12 +30,14 @@ final class CallRuntime {
       DoubleSupplier random,
       StatusClassifier classifier,
       BufferMeter buffers,
-      BudgetScope budgets) {
+      BudgetScope budgets,
+      Metadata.Key<String> idempotencyKeyHeader) {
     this.scheduler = scheduler;
     this.ticker = ticker;
     this.random = random;
     this.classifier = classifier;
     this.buffers = buffers;
     this.budgets = budgets;
+    this.idempotencyKeyHeader = idempotencyKeyHeader;
   }
 }

@@ -23,6 +23,7 @@ public final class HedgingPolicy implements CallPolicy {
   private final Duration hedgingDelay;
   private final Set<Status.Code> nonFatalStatusCodes;
   private final @Nullable Duration timeout;
+  private final boolean idempotencyKey;
   private final boolean idempotent;
 
   // Nanosecond copies, read by every hedged call.
@@ -34,6 +35,7 @@ public final class HedgingPolicy implements CallPolicy {
     this.hedgingDelay = b.hedgingDelay;
     this.nonFatalStatusCodes = Collections.unmodifiableSet(Checks.enumSetOf(b.nonFatalStatusCodes));
     this.timeout = b.timeout;
+    this.idempotencyKey = b.idempotencyKey;
     this.idempotent = b.idempotent;
     this.hedgingDelayNanos = hedgingDelay.toNanos();
     this.timeoutNanos = timeout == null ? 0 : timeout.toNanos();
@@ -51,6 +53,7 @@ public final class HedgingPolicy implements CallPolicy {
     b.hedgingDelay = hedgingDelay;
     b.nonFatalStatusCodes = Checks.enumSetOf(nonFatalStatusCodes);
     b.timeout = timeout;
+    b.idempotencyKey = idempotencyKey;
     b.idempotent = idempotent;
     return b;
   }
@@ -88,6 +91,11 @@ public final class HedgingPolicy implements CallPolicy {
   }
 
   @Override
+  public boolean idempotencyKey() {
+    return idempotencyKey;
+  }
+
+  @Override
   public boolean equals(@Nullable Object o) {
     if (this == o) {
       return true;
@@ -100,12 +108,14 @@ public final class HedgingPolicy implements CallPolicy {
         && hedgingDelay.equals(that.hedgingDelay)
         && nonFatalStatusCodes.equals(that.nonFatalStatusCodes)
         && Objects.equals(timeout, that.timeout)
-        && idempotent == that.idempotent;
+        && idempotent == that.idempotent
+        && idempotencyKey == that.idempotencyKey;
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(maxAttempts, hedgingDelay, nonFatalStatusCodes, timeout, idempotent);
+    return Objects.hash(
+        maxAttempts, hedgingDelay, nonFatalStatusCodes, timeout, idempotent, idempotencyKey);
   }
 
   @Override
@@ -118,6 +128,7 @@ public final class HedgingPolicy implements CallPolicy {
         + nonFatalStatusCodes
         + (timeout == null ? "" : ", timeout=" + timeout)
         + (idempotent ? ", idempotent" : "")
+        + (idempotencyKey ? ", idempotencyKey" : "")
         + '}';
   }
 
@@ -131,6 +142,7 @@ public final class HedgingPolicy implements CallPolicy {
     private Duration hedgingDelay = Duration.ZERO;
     private EnumSet<Status.Code> nonFatalStatusCodes = EnumSet.noneOf(Status.Code.class);
     private @Nullable Duration timeout;
+    private boolean idempotencyKey;
     private boolean idempotent;
 
     private Builder() {}
@@ -196,6 +208,15 @@ public final class HedgingPolicy implements CallPolicy {
      */
     public Builder idempotent(boolean idempotent) {
       this.idempotent = idempotent;
+      return this;
+    }
+
+    /**
+     * Gives every call an idempotency key, which also makes a method safe to hedge (see {@link
+     * CallPolicy#idempotencyKey()}); off by default. The server must deduplicate by it.
+     */
+    public Builder idempotencyKey(boolean idempotencyKey) {
+      this.idempotencyKey = idempotencyKey;
       return this;
     }
 

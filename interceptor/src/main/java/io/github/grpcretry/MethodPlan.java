@@ -43,7 +43,11 @@ final class MethodPlan {
     this.perAttemptTimeoutNanos = retry != null ? retry.perAttemptTimeoutNanos : 0;
     this.timeoutNanos =
         retry != null ? retry.timeoutNanos : hedging != null ? hedging.timeoutNanos : 0;
-    this.passThrough = policy != null && policy.maxAttempts() == 1 && perAttemptTimeoutNanos == 0;
+    this.passThrough =
+        policy != null
+            && policy.maxAttempts() == 1
+            && perAttemptTimeoutNanos == 0
+            && !policy.idempotencyKey();
   }
 
   /** The plan of a method without a policy: its calls go to the channel untouched. */
@@ -55,7 +59,10 @@ final class MethodPlan {
   static MethodPlan of(CallRuntime runtime, MethodDescriptor<?, ?> method, CallPolicy policy) {
     if (policy instanceof HedgingPolicy) {
       HedgingPolicy hedging = (HedgingPolicy) policy;
-      if (!hedging.idempotent() && !method.isIdempotent() && !method.isSafe()) {
+      if (!hedging.idempotent()
+          && !hedging.idempotencyKey()
+          && !method.isIdempotent()
+          && !method.isSafe()) {
         return new MethodPlan(
             method,
             runtime,
@@ -73,7 +80,8 @@ final class MethodPlan {
         + fullMethodName
         + ", which is not safe to hedge: hedging sends the same request several times, so the"
         + " method must be marked idempotency_level = IDEMPOTENT or NO_SIDE_EFFECTS in its proto,"
-        + " or the policy built with HedgingPolicy.Builder.idempotent(true): "
+        + " or the policy built with HedgingPolicy.Builder.idempotent(true) or"
+        + " idempotencyKey(true): "
         + policy;
   }
 }

@@ -6,6 +6,7 @@ import io.grpc.ClientCall;
 import io.grpc.ClientInterceptor;
 import io.grpc.Context;
 import io.grpc.Deadline;
+import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -56,6 +57,22 @@ public final class RetryInterceptor implements ClientInterceptor {
    */
   public static final CallOptions.Key<CallPolicy> POLICY = CallOptions.Key.create("grpc-retry.policy");
 
+  /** The request header that carries idempotency keys unless another is set: {@value}. */
+  public static final String DEFAULT_IDEMPOTENCY_KEY_HEADER = "idempotency-key";
+
+  /**
+   * The {@link CallOptions} key through which the application gives a call its own idempotency
+   * key, for example one derived from its business request, so that the application's own retry
+   * of the same operation (after a crash, say) reuses it. Used only when the method's policy gives
+   * calls keys; the value must be printable ASCII. Wins over {@link #IDEMPOTENCY_KEY_CONTEXT}.
+   */
+  public static final CallOptions.Key<String> IDEMPOTENCY_KEY =
+      CallOptions.Key.create("grpc-retry.idempotency-key");
+
+  /** The {@link Context} key through which the application gives a call its idempotency key. */
+  public static final Context.Key<String> IDEMPOTENCY_KEY_CONTEXT =
+      Context.key("grpc-retry.idempotency-key");
+
   private final Map<String, CallPolicy> methodPolicies;
   private final Map<String, CallPolicy> servicePolicies;
   private final @Nullable CallPolicy defaultPolicy;
@@ -103,7 +120,8 @@ public final class RetryInterceptor implements ClientInterceptor {
             b.random,
             b.classifier,
             new BufferMeter(b.perCallBufferLimit, b.totalBufferLimit),
-            budgets);
+            budgets,
+            Metadata.Key.of(b.idempotencyKeyHeader, Metadata.ASCII_STRING_MARSHALLER));
   }
 
   /** Returns a new builder. */
@@ -215,6 +233,7 @@ public final class RetryInterceptor implements ClientInterceptor {
     private DoubleSupplier random = () -> ThreadLocalRandom.current().nextDouble();
     private long perCallBufferLimit = DEFAULT_PER_CALL_BUFFER_LIMIT;
     private long totalBufferLimit = DEFAULT_TOTAL_BUFFER_LIMIT;
+    private String idempotencyKeyHeader = DEFAULT_IDEMPOTENCY_KEY_HEADER;
 
     private Builder() {}
 
@@ -308,7 +327,10 @@ public final class RetryInterceptor implements ClientInterceptor {
     public Builder methodPolicy(MethodDescriptor<?, ?> method, HedgingPolicy policy) {
       Objects.requireNonNull(method, "method");
       Objects.requireNonNull(policy, "methodPolicy");
-      if (!policy.idempotent() && !method.isIdempotent() && !method.isSafe()) {
+      if (!policy.idempotent()
+          && !policy.idempotencyKey()
+          && !method.isIdempotent()
+          && !method.isSafe()) {
         throw new IllegalArgumentException(
             MethodPlan.notSafeToHedge(method.getFullMethodName(), policy));
       }
@@ -446,6 +468,34 @@ public final class RetryInterceptor implements ClientInterceptor {
         throw new IllegalArgumentException("totalBufferLimit must be >= 0: " + bytes);
       }
       this.totalBufferLimit = bytes;
+      return this;
+    }
+
+    /**
+     * Sets the request header that carries idempotency keys (see {@link
+     * CallPolicy#idempotencyKey()}); {@value #DEFAULT_IDEMPOTENCY_KEY_HEADER} unless set. The
+     * server's deduplication must read the same header.
+     *
+     * @throws IllegalArgumentException unless it is a valid ASCII header name: lower case
+     *     letters, digits, {@code -}, {@code _} and {@code .}, not ending in {@code -bin}, and not
+     *     starting with {@code grpc-}
+     */
+    public Builder idempotencyKeyHeader(String name) {
+      Objects.requireNonNull(name, "idempotencyKeyHeader");
+      if (name.endsWith(Metadata.BINARY_HEADER_SUFFIX) || name.startsWith("grpc-")) {
+        throw new IllegalArgumentException(
+            "idempotencyKeyHeader must be an ASCII header name, not ending in -bin and not"
+                + " starting with grpc-: \"" + name + "\"");
+      }
+      try {
+        Metadata.Key.of(name, Metadata.ASCII_STRING_MARSHALLER);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(
+            "idempotencyKeyHeader must be a valid header name (lower case letters, digits, '-',"
+                + " '_' and '.'): \"" + name + "\"",
+            e);
+      }
+      this.idempotencyKeyHeader = name;
       return this;
     }
 

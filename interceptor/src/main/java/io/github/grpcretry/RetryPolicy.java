@@ -36,6 +36,7 @@ public final class RetryPolicy implements CallPolicy {
   private final @Nullable Duration perAttemptTimeout;
   private final boolean hedgeOnPerAttemptTimeout;
   private final @Nullable Duration timeout;
+  private final boolean idempotencyKey;
 
   // Nanosecond copies, read on every failed attempt.
   final long initialBackoffNanos;
@@ -55,6 +56,7 @@ public final class RetryPolicy implements CallPolicy {
     this.perAttemptTimeout = b.perAttemptTimeout;
     this.hedgeOnPerAttemptTimeout = b.hedgeOnPerAttemptTimeout;
     this.timeout = b.timeout;
+    this.idempotencyKey = b.idempotencyKey;
     this.initialBackoffNanos = initialBackoff.toNanos();
     this.maxBackoffNanos = maxBackoff.toNanos();
     this.perAttemptTimeoutNanos = perAttemptTimeout == null ? 0 : perAttemptTimeout.toNanos();
@@ -83,6 +85,7 @@ public final class RetryPolicy implements CallPolicy {
     b.perAttemptTimeout = perAttemptTimeout;
     b.hedgeOnPerAttemptTimeout = hedgeOnPerAttemptTimeout;
     b.timeout = timeout;
+    b.idempotencyKey = idempotencyKey;
     return b;
   }
 
@@ -155,6 +158,11 @@ public final class RetryPolicy implements CallPolicy {
   }
 
   @Override
+  public boolean idempotencyKey() {
+    return idempotencyKey;
+  }
+
+  @Override
   public boolean equals(@Nullable Object o) {
     if (this == o) {
       return true;
@@ -172,7 +180,8 @@ public final class RetryPolicy implements CallPolicy {
         && jitter == that.jitter
         && Objects.equals(perAttemptTimeout, that.perAttemptTimeout)
         && hedgeOnPerAttemptTimeout == that.hedgeOnPerAttemptTimeout
-        && Objects.equals(timeout, that.timeout);
+        && Objects.equals(timeout, that.timeout)
+        && idempotencyKey == that.idempotencyKey;
   }
 
   @Override
@@ -187,7 +196,8 @@ public final class RetryPolicy implements CallPolicy {
         jitter,
         perAttemptTimeout,
         hedgeOnPerAttemptTimeout,
-        timeout);
+        timeout,
+        idempotencyKey);
   }
 
   @Override
@@ -210,6 +220,7 @@ public final class RetryPolicy implements CallPolicy {
         + (perAttemptTimeout == null ? "" : ", perAttemptTimeout=" + perAttemptTimeout)
         + (hedgeOnPerAttemptTimeout ? ", hedgeOnPerAttemptTimeout" : "")
         + (timeout == null ? "" : ", timeout=" + timeout)
+        + (idempotencyKey ? ", idempotencyKey" : "")
         + '}';
   }
 
@@ -230,6 +241,7 @@ public final class RetryPolicy implements CallPolicy {
     private @Nullable Duration perAttemptTimeout;
     private boolean hedgeOnPerAttemptTimeout;
     private @Nullable Duration timeout;
+    private boolean idempotencyKey;
 
     private Builder() {}
 
@@ -365,6 +377,17 @@ public final class RetryPolicy implements CallPolicy {
     public Builder timeout(Duration timeout) {
       Checks.positiveNanos("timeout", timeout);
       this.timeout = timeout;
+      return this;
+    }
+
+    /**
+     * Gives every call an idempotency key (see {@link CallPolicy#idempotencyKey()}); off by
+     * default. The server must deduplicate by it (the {@code grpc-retry-idempotency} module's
+     * server interceptor does); without that, the key is an ignored header and a retried
+     * non-idempotent call may take effect twice.
+     */
+    public Builder idempotencyKey(boolean idempotencyKey) {
+      this.idempotencyKey = idempotencyKey;
       return this;
     }
 

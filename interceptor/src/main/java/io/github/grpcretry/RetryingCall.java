@@ -210,10 +210,13 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   public void start(Listener<RespT> responseListener, Metadata headers) {
     Objects.requireNonNull(responseListener, "responseListener");
     Objects.requireNonNull(headers, "headers");
+    Context ctx = Context.current();
+    if (plan.policy.idempotencyKey()) {
+      addIdempotencyKey(headers, ctx);
+    }
     // The channel changes the headers it is given: keep a pristine copy for later attempts.
     Metadata copy = new Metadata();
     copy.merge(headers);
-    Context ctx = Context.current();
     int fx;
     synchronized (log) {
       if (phase != Phase.NEW) {
@@ -233,6 +236,29 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       fx |= effects(Caller.APPLICATION);
     }
     runEffects(fx, Caller.APPLICATION);
+  }
+
+  /**
+   * Puts the call's idempotency key in its headers, where every attempt's copy will have it: the
+   * application's own (from the headers, CallOptions or the Context), or a new random one.
+   */
+  private void addIdempotencyKey(Metadata headers, Context ctx) {
+    Metadata.Key<String> header = plan.runtime.idempotencyKeyHeader;
+    if (headers.containsKey(header)) {
+      return;
+    }
+    String key = attemptOptions.getOption(RetryInterceptor.IDEMPOTENCY_KEY);
+    String from = "CallOptions (RetryInterceptor.IDEMPOTENCY_KEY)";
+    if (key == null) {
+      key = RetryInterceptor.IDEMPOTENCY_KEY_CONTEXT.get(ctx);
+      from = "the Context (RetryInterceptor.IDEMPOTENCY_KEY_CONTEXT)";
+    }
+    if (key == null) {
+      key = IdempotencyKeys.newKey();
+    } else {
+      IdempotencyKeys.check(key, from);
+    }
+    headers.put(header, key);
   }
 
   @Override

@@ -33,8 +33,9 @@ public interface StatusClassifier {
    * <ul>
    *   <li>a DEADLINE_EXCEEDED caused by the policy's per-attempt timeout is retryable only for
    *       methods marked {@code idempotency_level = IDEMPOTENT} or {@code NO_SIDE_EFFECTS} ({@link
-   *       io.grpc.MethodDescriptor#isIdempotent()}, {@link io.grpc.MethodDescriptor#isSafe()}),
-   *       since the timed-out attempt may have taken effect on the server;
+   *       io.grpc.MethodDescriptor#isIdempotent()}, {@link io.grpc.MethodDescriptor#isSafe()}) or
+   *       whose policy gives calls an idempotency key ({@link CallPolicy#idempotencyKey()}), since
+   *       the timed-out attempt may have taken effect on the server;
    *   <li>any other status is retryable when its code is among the policy's {@link
    *       RetryPolicy#retryableStatusCodes()} ({@code UNAVAILABLE} by default, following Google's
    *       AIP-194), or among its {@link RetryPolicy#idempotentRetryableStatusCodes()} and the
@@ -56,7 +57,9 @@ enum DefaultClassifier implements StatusClassifier {
   @Override
   public Category classify(AttemptFailure failure) {
     if (failure.attemptTimedOut()) {
-      return failure.method().isIdempotent() || failure.method().isSafe()
+      return failure.method().isIdempotent()
+              || failure.method().isSafe()
+              || failure.policy().idempotencyKey()
           ? Category.RETRYABLE
           : Category.TERMINAL;
     }
