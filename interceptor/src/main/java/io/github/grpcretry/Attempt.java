@@ -76,6 +76,8 @@ final class Attempt<ReqT, RespT> extends ClientCall.Listener<RespT> {
   int requestSent;
   /** An onReady came while it was still catching up: the pump delivers one when it is live. */
   boolean readyMissed;
+  /** It holds a permission of the call's circuit breaker whose result is still to be told. */
+  boolean breakerOwed;
   @Nullable ScheduledFuture<?> timer;
   /** The next attempt of the same call that is not closed yet, in the order of creation. */
   @Nullable Attempt<ReqT, RespT> next;

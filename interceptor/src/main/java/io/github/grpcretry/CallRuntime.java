@@ -21,6 +21,7 @@ final class CallRuntime {
   final StatusClassifier classifier;
   final BufferMeter buffers;
   final BudgetScope budgets;
+  final BreakerScope breakers;
   /** The header of idempotency keys. */
   final Metadata.Key<String> idempotencyKeyHeader;
 
@@ -31,6 +32,7 @@ final class CallRuntime {
       StatusClassifier classifier,
       BufferMeter buffers,
       BudgetScope budgets,
+      BreakerScope breakers,
       Metadata.Key<String> idempotencyKeyHeader) {
     this.scheduler = scheduler;
     this.ticker = ticker;
@@ -38,6 +40,7 @@ final class CallRuntime {
     this.classifier = classifier;
     this.buffers = buffers;
     this.budgets = budgets;
+    this.breakers = breakers;
     this.idempotencyKeyHeader = idempotencyKeyHeader;
   }
 }

@@ -25,6 +25,8 @@ final class Judge {
 
   /** Why retrying stopped when the budget said no; the call adds which budget and its state. */
   static final String BUDGET_REFUSED = "the retry budget refused another attempt";
+  /** Why retrying stopped when the circuit breaker said no; the call adds why it did. */
+  static final String BREAKER_REFUSED = "the circuit breaker refused another attempt";
 
   /** Which kind of event is judged. */
   enum Mode {
@@ -69,7 +71,9 @@ final class Judge {
       long previousBackoffNanos,
       long deadlineNanos,
       Context context,
-      RetryBudget budget) {}
+      RetryBudget budget,
+      @Nullable CircuitBreaker breaker,
+      boolean breakerOwed) {}
 
   private final CallRuntime runtime;
   private final MethodDescriptor<?, ?> method;
@@ -87,6 +91,7 @@ final class Judge {
 
   Verdict judge(Case c) {
     try {
+      tellBreaker(c);
       switch (c.mode()) {
         case CLOSED_OK:
           UserCode.recordOutcome(c.budget(), c.attemptNumber(), RetryBudget.Outcome.SUCCESS);
@@ -107,6 +112,35 @@ final class Judge {
       throw new AssertionError(c.mode());
     } catch (UserCode.Failure e) {
       return Verdict.fail(e.status);
+    }
+  }
+
+  /** Tells the circuit breaker how the judged attempt ended, if it is owed that. */
+  private static void tellBreaker(Case c) {
+    CircuitBreaker breaker = c.breaker();
+    if (breaker == null || !c.breakerOwed()) {
+      return;
+    }
+    Boolean failed;
+    if (c.mode() == Mode.CLOSED_OK) {
+      failed = false;
+    } else if (c.context().isCancelled()) {
+      failed = null; // The caller's Context cut it short: nothing about the target.
+    } else {
+      failed = UserCode.isFailure(breaker, c.status());
+    }
+    UserCode.report(breaker, failed);
+  }
+
+  /** Asks the breaker, if any, for the next attempt; returns false if it refused. */
+  private static boolean permitted(Case c) {
+    return c.breaker() == null || UserCode.tryAcquirePermission(c.breaker());
+  }
+
+  /** Gives a permission back when the attempt it was for will not be sent. */
+  private static void release(Case c) {
+    if (c.breaker() != null) {
+      UserCode.report(c.breaker(), null);
     }
   }
 
@@ -147,10 +181,14 @@ final class Judge {
     if (late != null) {
       return Verdict.giveUp(c.status(), late);
     }
+    if (!permitted(c)) {
+      return Verdict.giveUpForOverload(c.status(), BREAKER_REFUSED, "breaker");
+    }
     if (!UserCode.tryAcquire(c.budget(), RetryBudget.AttemptKind.RETRY)) {
+      release(c);
       return Verdict.giveUpForOverload(c.status(), BUDGET_REFUSED, "budget");
     }
-    return Verdict.retry(delay, hint >= 0);
+    return Verdict.retry(delay, hint >= 0, c.breaker() != null);
   }
 
   /**
@@ -181,10 +219,14 @@ final class Judge {
     if (late != null) {
       return Verdict.keep(late);
     }
+    if (!permitted(c)) {
+      return Verdict.keepForOverload(BREAKER_REFUSED, "breaker");
+    }
     if (!UserCode.tryAcquire(c.budget(), RetryBudget.AttemptKind.AFTER_TIMEOUT)) {
+      release(c);
       return Verdict.keepForOverload(BUDGET_REFUSED, "budget");
     }
-    return Verdict.replace(delay);
+    return Verdict.replace(delay, c.breaker() != null);
   }
 
   /**

@@ -121,6 +121,11 @@ public final class RetryInterceptor implements ClientInterceptor {
             b.classifier,
             new BufferMeter(b.perCallBufferLimit, b.totalBufferLimit),
             budgets,
+            b.breaker != null
+                ? BreakerScope.given(b.breaker)
+                : b.breakerFactory != null
+                    ? BreakerScope.perTarget(b.breakerFactory, b.ticker, b.random)
+                    : BreakerScope.NONE,
             Metadata.Key.of(b.idempotencyKeyHeader, Metadata.ASCII_STRING_MARSHALLER));
   }
 
@@ -144,8 +149,14 @@ public final class RetryInterceptor implements ClientInterceptor {
       // Nothing to repeat and no attempt timer: at most a deadline to add.
       return next.newCall(method, withPolicyTimeout(callOptions, plan.timeoutNanos));
     }
-    RetryBudget budget = runtime.budgets.budgetFor(next.authority());
-    return new RetryingCall<>(plan, method, callOptions, next, budget);
+    String authority = next.authority();
+    return new RetryingCall<>(
+        plan,
+        method,
+        callOptions,
+        next,
+        runtime.budgets.budgetFor(authority),
+        runtime.breakers.breakerFor(authority));
   }
 
   /** The method's plan, resolved once: by full method name, then service, then default. */
@@ -189,6 +200,15 @@ public final class RetryInterceptor implements ClientInterceptor {
         Deadline.after(timeoutNanos, TimeUnit.NANOSECONDS, runtime.ticker));
   }
 
+  /**
+   * The circuit breaker that calls to {@code target} (a channel's authority) ask, or null if the
+   * interceptor has none or has not called that target yet: for tests and operators, to see its
+   * {@link CircuitBreaker#state()} and, for a {@link ClassicCircuitBreaker}, to drive it.
+   */
+  public @Nullable CircuitBreaker circuitBreaker(String target) {
+    return runtime.breakers.existing(Objects.requireNonNull(target, "target"));
+  }
+
   /** The number of request bytes that this interceptor's calls currently hold for replay. */
   public long bufferedBytes() {
     return runtime.buffers.reserved();
@@ -206,6 +226,8 @@ public final class RetryInterceptor implements ClientInterceptor {
         + runtime.classifier
         + ", budget="
         + runtime.budgets
+        + ", circuitBreaker="
+        + runtime.breakers
         + ", perCallBufferLimit="
         + runtime.buffers.perCallLimit
         + ", totalBufferLimit="
@@ -234,6 +256,8 @@ public final class RetryInterceptor implements ClientInterceptor {
     private long perCallBufferLimit = DEFAULT_PER_CALL_BUFFER_LIMIT;
     private long totalBufferLimit = DEFAULT_TOTAL_BUFFER_LIMIT;
     private String idempotencyKeyHeader = DEFAULT_IDEMPOTENCY_KEY_HEADER;
+    private @Nullable CircuitBreaker breaker;
+    private CircuitBreaker.@Nullable Factory breakerFactory;
 
     private Builder() {}
 
@@ -468,6 +492,30 @@ public final class RetryInterceptor implements ClientInterceptor {
         throw new IllegalArgumentException("totalBufferLimit must be >= 0: " + bytes);
       }
       this.totalBufferLimit = bytes;
+      return this;
+    }
+
+    /**
+     * Asks one circuit breaker before every attempt of every call, whatever its target: share it
+     * between interceptors to make them see one target's health together. Replaces a factory set
+     * with {@link #circuitBreakers}. Off unless set: see the README for when to turn it on.
+     */
+    public Builder circuitBreaker(CircuitBreaker breaker) {
+      this.breaker = Objects.requireNonNull(breaker, "circuitBreaker");
+      this.breakerFactory = null;
+      return this;
+    }
+
+    /**
+     * Keeps one circuit breaker per target (authority), made by {@code factory} with this
+     * interceptor's ticker and random source, and asks it before every attempt to that target,
+     * for example {@code circuitBreakers(CircuitBreaker.classic().factory())} or {@code
+     * circuitBreakers(CircuitBreaker.adaptiveThrottling().factory())}. Replaces a breaker set with
+     * {@link #circuitBreaker}. Off unless set.
+     */
+    public Builder circuitBreakers(CircuitBreaker.Factory factory) {
+      this.breakerFactory = Objects.requireNonNull(factory, "circuitBreakers");
+      this.breaker = null;
       return this;
     }
 

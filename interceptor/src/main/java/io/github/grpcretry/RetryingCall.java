@@ -103,6 +103,7 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   private static final int FX_CLOSE_NOW = 4;
   private static final int FX_WATCH = 8;
   private static final int FX_HEDGE = 16;
+  private static final int FX_BREAKER = 32;
 
   // What the pump sends to its attempt in one batch, in this order.
   private static final int W_START = 1;
@@ -121,6 +122,7 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   private final MethodDescriptor<ReqT, RespT> method;
   private final Channel next;
   private final RetryBudget budget;
+  private final @Nullable CircuitBreaker breaker;
   /** The outbound log; private to the call, so it is also the call's lock. */
   private final OutboundLog log = new OutboundLog();
 
@@ -188,6 +190,10 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     /** Why the call was committed before any answer (the buffer limit), or null. */
     @Nullable String commitNote;
     Context.@Nullable CancellationListener contextListener;
+    /** Breaker permissions of attempts that ended unheard of, still to be given back. */
+    int breakerReleases;
+    /** The armed timer's attempt holds a permission of the breaker (a retry, not a hedge). */
+    boolean timerHoldsPermit;
   }
 
   RetryingCall(
@@ -195,12 +201,14 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       MethodDescriptor<ReqT, RespT> method,
       CallOptions callOptions,
       Channel next,
-      RetryBudget budget) {
+      RetryBudget budget,
+      @Nullable CircuitBreaker breaker) {
     this.plan = plan;
     this.method = method;
     this.attemptOptions = callOptions;
     this.next = next;
     this.budget = budget;
+    this.breaker = breaker;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -217,25 +225,54 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     // The channel changes the headers it is given: keep a pristine copy for later attempts.
     Metadata copy = new Metadata();
     copy.merge(headers);
+    Status refused = breaker == null ? null : askBreakerFirst();
     int fx;
-    synchronized (log) {
-      if (phase != Phase.NEW) {
-        throw new IllegalStateException("Already started");
+    try {
+      synchronized (log) {
+        if (phase != Phase.NEW) {
+          throw new IllegalStateException("Already started");
+        }
+        if (appSide == AppSide.CANCELLED) {
+          throw new IllegalStateException("call was cancelled");
+        }
+        app = responseListener;
+        pristineHeaders = copy;
+        firstHeaders = headers;
+        context = ctx;
+        if (refused != null) {
+          // Not sent: the call ends at once, and the layer above is told not to retry it.
+          phase = Phase.CLOSING;
+          closeStatus = refused;
+          closeTrailers = withMarker(new Metadata(), "breaker");
+          fx = effects(Caller.APPLICATION);
+        } else {
+          fixDeadline(ctx);
+          phase = Phase.ATTEMPTING;
+          newAttempt();
+          fx = plan.hedging != null ? planNextHedge() : 0;
+          fx |= effects(Caller.APPLICATION);
+        }
       }
-      if (appSide == AppSide.CANCELLED) {
-        throw new IllegalStateException("call was cancelled");
+    } catch (IllegalStateException e) {
+      if (breaker != null && refused == null) {
+        UserCode.report(breaker, null); // the permission of a call that never starts
       }
-      app = responseListener;
-      pristineHeaders = copy;
-      firstHeaders = headers;
-      context = ctx;
-      fixDeadline(ctx);
-      phase = Phase.ATTEMPTING;
-      newAttempt();
-      fx = plan.hedging != null ? planNextHedge() : 0;
-      fx |= effects(Caller.APPLICATION);
+      throw e;
     }
     runEffects(fx, Caller.APPLICATION);
+  }
+
+  /** Asks the breaker before the first attempt; returns the status of a call it refuses, or null. */
+  private @Nullable Status askBreakerFirst() {
+    try {
+      if (UserCode.tryAcquirePermission(breaker)) {
+        return null;
+      }
+      return Status.UNAVAILABLE.withDescription(
+          "grpc-retry: not sent, " + UserCode.describeRejection(breaker));
+    } catch (UserCode.Failure e) {
+      return e.status;
+    }
   }
 
   /**
@@ -442,6 +479,7 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
    */
   void response(Attempt<ReqT, RespT> attempt, int kind, Object payload) {
     boolean won = false;
+    boolean owed = false;
     boolean deliver;
     int fx = 0;
     synchronized (log) {
@@ -452,6 +490,8 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
           && (attempt.stage == Stage.REPLAYING || attempt.stage == Stage.LIVE)) {
         commitTo(attempt, null);
         won = true;
+        owed = attempt.breakerOwed;
+        attempt.breakerOwed = false;
         deliver = enterDelivery(kind, payload);
         fx = effects(Caller.CALLBACK);
       } else {
@@ -467,6 +507,9 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     if (won) {
       try {
         UserCode.recordOutcome(budget, attempt.number, RetryBudget.Outcome.SUCCESS);
+        if (owed) {
+          UserCode.report(breaker, false);
+        }
       } catch (UserCode.Failure e) {
         fail(e.status, Caller.CALLBACK);
       }
@@ -566,6 +609,8 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       @Nullable String stopReason) {
     attempt.stage = Stage.JUDGING;
     cancelTimer(attempt);
+    boolean owed = attempt.breakerOwed;
+    attempt.breakerOwed = false; // The judge tells the breaker.
     Retrying r = retrying();
     return new Judge.Case(
         mode,
@@ -578,7 +623,9 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
         r.previousBackoffNanos,
         deadlineNanos,
         context,
-        budget);
+        budget,
+        breaker,
+        owed);
   }
 
   /** Applies the judge's verdict on the end of {@code attempt}, in one transition. */
@@ -623,6 +670,9 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
           }
           break;
         case RETRY:
+          if (verdict.permit() && (!open || r.bufferLimitReason != null)) {
+            r.breakerReleases++; // The attempt it was granted for will not be sent.
+          }
           if (open) {
             if (r.bufferLimitReason != null) {
               beginClose(giveUpStatus(status, r.bufferLimitReason), trailers, null);
@@ -632,6 +682,7 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
                 newAttempt();
               } else {
                 armNextAttempt(verdict.delayNanos());
+                r.timerHoldsPermit = verdict.permit() && r.timerGeneration != 0;
               }
             }
           }
@@ -693,11 +744,15 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
               r.previousBackoffNanos,
               deadlineNanos,
               context,
-              budget);
+              budget,
+              breaker,
+              false);
     }
     Verdict verdict = plan.judge.judge(timedOut);
     int fx;
     boolean replaced = false;
+    boolean breakerFailure = false;
+    boolean usedPermit = false;
     synchronized (log) {
       // An answer may have come meanwhile: then the verdict is moot (a granted retry is unused).
       if (stillRacing(attempt)) {
@@ -708,7 +763,10 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
               attempt.fate = Fate.TIMED_OUT;
               attempt.orderCancel(Status.CANCELLED.withDescription(timeout.getDescription()));
               replaced = true;
+              breakerFailure = attempt.breakerOwed;
+              attempt.breakerOwed = false;
             }
+            usedPermit = true;
             // Otherwise it races the new one, as a hedge: the first to answer wins.
             if (attempt.fate == Fate.TIMED_OUT) {
               r.lastStatus = timeout;
@@ -719,6 +777,7 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
               newAttempt();
             } else {
               armNextAttempt(verdict.delayNanos());
+              r.timerHoldsPermit = verdict.permit() && r.timerGeneration != 0;
             }
             settle();
             break;
@@ -741,14 +800,20 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       fx = effects(Caller.TIMER);
     }
     runEffects(fx, Caller.TIMER);
-    if (replaced) {
-      // The budget learns of the timeout now, as the overload signal it is, whether or not the
-      // cancelled attempt's own close comes before its replacement wins.
-      try {
+    try {
+      if (replaced) {
+        // The budget and the breaker learn of the timeout now, as the overload signal it is,
+        // whether or not the cancelled attempt's own close comes before its replacement wins.
         UserCode.recordOutcome(budget, attempt.number, RetryBudget.Outcome.RETRYABLE_FAILURE);
-      } catch (UserCode.Failure e) {
-        fail(e.status, Caller.TIMER);
+        if (breakerFailure) {
+          UserCode.report(breaker, true);
+        }
       }
+      if (verdict.permit() && !usedPermit) {
+        UserCode.report(breaker, null); // An answer came meanwhile: the replacement is not sent.
+      }
+    } catch (UserCode.Failure e) {
+      fail(e.status, Caller.TIMER);
     }
   }
 
@@ -780,6 +845,13 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       }
       r.timerGeneration = 0;
       r.timer = null;
+      boolean permit = r.timerHoldsPermit;
+      r.timerHoldsPermit = false;
+      if (permit && (plan.hedging != null || r.bufferLimitReason != null
+          || (deadlineNanos != Judge.NO_DEADLINE
+              && plan.runtime.ticker.nanoTime() >= deadlineNanos))) {
+        r.breakerReleases++; // No attempt will be made of it.
+      }
       if (plan.hedging != null) {
         fx = reserveHedge();
         settle();
@@ -829,6 +901,10 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     Retrying r = retrying;
     if (r == null) {
       return;
+    }
+    if (r.timerHoldsPermit) {
+      r.timerHoldsPermit = false;
+      r.breakerReleases++; // The retry it was granted for will not be sent.
     }
     r.timerGeneration = 0;
     if (r.timer != null) {
@@ -927,20 +1003,31 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   /** Asks the budget for the hedge this thread reserved, then creates it. */
   private void sendReservedHedge(Caller caller) {
     while (true) {
+      boolean permitted = true;
       boolean granted = false;
       Status failure = null;
       try {
-        granted = UserCode.tryAcquire(budget, RetryBudget.AttemptKind.HEDGE);
+        permitted = breaker == null || UserCode.tryAcquirePermission(breaker);
+        granted = permitted && UserCode.tryAcquire(budget, RetryBudget.AttemptKind.HEDGE);
+        if (permitted && !granted && breaker != null) {
+          UserCode.report(breaker, null);
+        }
       } catch (UserCode.Failure e) {
         failure = e.status;
       }
       int fx = 0;
+      boolean sent = false;
       synchronized (log) {
         Retrying r = retrying();
         r.hedgesReserved--;
         if (phase == Phase.ATTEMPTING || phase == Phase.BACKOFF) {
           if (failure != null) {
             beginClose(failure, new Metadata(), failure);
+          } else if (!permitted) {
+            if (r.noMoreHedges == null) {
+              r.noMoreHedges = breakerRefused();
+              r.noMoreHedgesOverload = "breaker";
+            }
           } else if (!granted) {
             if (r.noMoreHedges == null) {
               r.noMoreHedges = budgetRefused();
@@ -948,10 +1035,14 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
             }
           } else if (r.bufferLimitReason == null && r.noMoreHedges == null) {
             newAttempt();
+            sent = true;
             phase = Phase.ATTEMPTING;
             cancelNextAttemptTimer();
             fx = planNextHedge();
           }
+        }
+        if (granted && !sent && breaker != null) {
+          retrying().breakerReleases++; // granted, but the call moved on meanwhile
         }
         settle();
         fx |= effects(caller);
@@ -977,6 +1068,8 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
 
   private void newAttempt() {
     Attempt<ReqT, RespT> attempt = new Attempt<>(this, ++attemptsMade);
+    // Every attempt is created on a permission of the breaker, if there is one.
+    attempt.breakerOwed = breaker != null;
     if (attempts == null) {
       attempts = attempt;
     } else {
@@ -1036,6 +1129,11 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   private void closeAttempt(Attempt<ReqT, RespT> attempt) {
     attempt.stage = Stage.CLOSED;
     cancelTimer(attempt);
+    if (attempt.breakerOwed) {
+      // It ended without a word about the target (abandoned, never sent, cut short by the caller).
+      attempt.breakerOwed = false;
+      retrying().breakerReleases++;
+    }
     if (attempts == attempt) {
       attempts = attempt.next;
     } else {
@@ -1196,6 +1294,9 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       fx |= FX_PUMP;
     }
     Retrying r = retrying;
+    if (r != null && r.breakerReleases > 0) {
+      fx |= FX_BREAKER;
+    }
     if (phase == Phase.BACKOFF
         && r != null
         && r.contextListener == null
@@ -1229,8 +1330,27 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
         pumpLoop();
       }
     }
+    if ((fx & FX_BREAKER) != 0) {
+      releaseBreakerPermits(caller);
+    }
     if ((fx & FX_HEDGE) != 0) {
       sendReservedHedge(caller);
+    }
+  }
+
+  /** Gives the breaker back the permissions of attempts that ended unheard of. */
+  private void releaseBreakerPermits(Caller caller) {
+    int n;
+    synchronized (log) {
+      n = retrying.breakerReleases;
+      retrying.breakerReleases = 0;
+    }
+    try {
+      for (int i = 0; i < n; i++) {
+        UserCode.report(breaker, null);
+      }
+    } catch (UserCode.Failure e) {
+      fail(e.status, caller);
     }
   }
 
@@ -1719,9 +1839,19 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
         : giveUpStatus(verdict.status(), reasonOf(verdict));
   }
 
-  /** The verdict's reason; a refusal of the budget also says which budget and what it holds. */
+  /**
+   * The verdict's reason; a refusal of the budget also says which budget and what it holds, one of
+   * the breaker why it refused.
+   */
   private String reasonOf(Verdict verdict) {
-    return "budget".equals(verdict.overload()) ? budgetRefused() : verdict.reason();
+    if ("budget".equals(verdict.overload())) {
+      return budgetRefused();
+    }
+    return "breaker".equals(verdict.overload()) ? breakerRefused() : verdict.reason();
+  }
+
+  private String breakerRefused() {
+    return Judge.BREAKER_REFUSED + " (" + UserCode.describeRejection(breaker) + ")";
   }
 
   private String budgetRefused() {

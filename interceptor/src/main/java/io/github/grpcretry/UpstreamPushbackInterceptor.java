@@ -18,7 +18,8 @@ import org.jspecify.annotations.Nullable;
  * calls fail. If those failures climb the call chain as retryable statuses, every layer above
  * retries, and the load multiplies with each layer (3 attempts at each of 5 layers is 243 times
  * the load at the bottom). {@link RetryInterceptor} marks the status of a call that stopped
- * retrying because the {@link RetryBudget} refused, or because its server pushed back, with the
+ * retrying because the {@link RetryBudget} or the {@link CircuitBreaker} refused, or because its
+ * server pushed back, with the
  * trailer {@link #GAVE_UP_KEY}. When a handler closes its call with such a status, either passing
  * the {@code StatusRuntimeException} on (its trailers travel with it) or wrapping it as the cause
  * of its own status, this interceptor replaces the marker with {@code grpc-retry-pushback-ms: -1}.
@@ -39,7 +40,8 @@ import org.jspecify.annotations.Nullable;
 public final class UpstreamPushbackInterceptor implements ServerInterceptor {
   /**
    * The trailer with which {@link RetryInterceptor} marks a call that stopped retrying because of
-   * overload: the value is {@code budget} or {@code pushback}.
+   * overload: the value is {@code budget}, {@code pushback} or {@code breaker} (the call's circuit
+   * breaker refused it, sent or not).
    */
   public static final Metadata.Key<String> GAVE_UP_KEY =
       Metadata.Key.of("retry-gave-up", Metadata.ASCII_STRING_MARSHALLER);

@@ -1,6 +1,7 @@
 package io.github.grpcretry;
 
 import io.grpc.Status;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Calls into code that the user supplied (classifier, budget, jitter source) so that whatever it
@@ -54,6 +55,45 @@ final class UserCode {
       throw new Failure(
           "the RetryBudget " + budget + " threw from recordOutcome(" + attemptNumber + ", " + outcome + ")",
           e);
+    }
+  }
+
+  static boolean tryAcquirePermission(CircuitBreaker breaker) {
+    try {
+      return breaker.tryAcquirePermission();
+    } catch (RuntimeException | Error e) {
+      throw new Failure("the CircuitBreaker " + breaker + " threw from tryAcquirePermission", e);
+    }
+  }
+
+  /** Tells a breaker how an attempt it let through ended: success, failure or (null) nothing. */
+  static void report(CircuitBreaker breaker, @Nullable Boolean failed) {
+    try {
+      if (failed == null) {
+        breaker.onIgnored();
+      } else if (failed) {
+        breaker.onFailure();
+      } else {
+        breaker.onSuccess();
+      }
+    } catch (RuntimeException | Error e) {
+      throw new Failure("the CircuitBreaker " + breaker + " threw when told an attempt's result", e);
+    }
+  }
+
+  static boolean isFailure(CircuitBreaker breaker, Status status) {
+    try {
+      return breaker.isFailure(status);
+    } catch (RuntimeException | Error e) {
+      throw new Failure("the CircuitBreaker " + breaker + " threw from isFailure", e);
+    }
+  }
+
+  static String describeRejection(CircuitBreaker breaker) {
+    try {
+      return String.valueOf(breaker.describeRejection());
+    } catch (RuntimeException | Error e) {
+      return "the CircuitBreaker " + breaker + " refused, and threw when asked why: " + e;
     }
   }
 

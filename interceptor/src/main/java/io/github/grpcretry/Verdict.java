@@ -16,6 +16,8 @@ import org.jspecify.annotations.Nullable;
  * @param delayNanos the wait before the next attempt ({@link Kind#RETRY}, {@link Kind#REPLACE},
  *     {@link Kind#HEDGE_AFTER})
  * @param serverDelay whether the server chose the delay, which starts the backoff over
+ * @param permit whether the verdict holds a permission of the circuit breaker for the attempt it
+ *     starts ({@link Kind#RETRY}, {@link Kind#REPLACE}), to be given back if none starts
  */
 record Verdict(
     Kind kind,
@@ -23,7 +25,8 @@ record Verdict(
     @Nullable String reason,
     @Nullable String overload,
     long delayNanos,
-    boolean serverDelay) {
+    boolean serverDelay,
+    boolean permit) {
 
   enum Kind {
     /** The attempt ended OK before the call was committed: commit to it and end the call. */
@@ -56,47 +59,47 @@ record Verdict(
     NOTHING
   }
 
-  static final Verdict SUCCEED = new Verdict(Kind.SUCCEED, null, null, null, 0, false);
-  static final Verdict NOTHING = new Verdict(Kind.NOTHING, null, null, null, 0, false);
-  static final Verdict HEDGE_NOW = new Verdict(Kind.HEDGE_NOW, null, null, null, 0, false);
+  static final Verdict SUCCEED = new Verdict(Kind.SUCCEED, null, null, null, 0, false, false);
+  static final Verdict NOTHING = new Verdict(Kind.NOTHING, null, null, null, 0, false, false);
+  static final Verdict HEDGE_NOW = new Verdict(Kind.HEDGE_NOW, null, null, null, 0, false, false);
 
   static Verdict stop(Status status, @Nullable String reason) {
-    return new Verdict(Kind.STOP, status, reason, null, 0, false);
+    return new Verdict(Kind.STOP, status, reason, null, 0, false, false);
   }
 
   static Verdict giveUp(Status status, String reason) {
-    return new Verdict(Kind.GIVE_UP, status, reason, null, 0, false);
+    return new Verdict(Kind.GIVE_UP, status, reason, null, 0, false, false);
   }
 
   static Verdict giveUpForOverload(Status status, String reason, String overload) {
-    return new Verdict(Kind.GIVE_UP, status, reason, overload, 0, false);
+    return new Verdict(Kind.GIVE_UP, status, reason, overload, 0, false, false);
   }
 
   static Verdict fail(Status status) {
-    return new Verdict(Kind.FAIL, status, null, null, 0, false);
+    return new Verdict(Kind.FAIL, status, null, null, 0, false, false);
   }
 
-  static Verdict retry(long delayNanos, boolean serverDelay) {
-    return new Verdict(Kind.RETRY, null, null, null, delayNanos, serverDelay);
+  static Verdict retry(long delayNanos, boolean serverDelay, boolean permit) {
+    return new Verdict(Kind.RETRY, null, null, null, delayNanos, serverDelay, permit);
   }
 
-  static Verdict replace(long delayNanos) {
-    return new Verdict(Kind.REPLACE, null, null, null, delayNanos, false);
+  static Verdict replace(long delayNanos, boolean permit) {
+    return new Verdict(Kind.REPLACE, null, null, null, delayNanos, false, permit);
   }
 
   static Verdict keep(String reason) {
-    return new Verdict(Kind.KEEP, null, reason, null, 0, false);
+    return new Verdict(Kind.KEEP, null, reason, null, 0, false, false);
   }
 
   static Verdict keepForOverload(String reason, String overload) {
-    return new Verdict(Kind.KEEP, null, reason, overload, 0, false);
+    return new Verdict(Kind.KEEP, null, reason, overload, 0, false, false);
   }
 
   static Verdict hedgeAfter(long delayNanos) {
-    return new Verdict(Kind.HEDGE_AFTER, null, null, null, delayNanos, true);
+    return new Verdict(Kind.HEDGE_AFTER, null, null, null, delayNanos, true, false);
   }
 
   static Verdict noMoreHedges(String reason, @Nullable String overload) {
-    return new Verdict(Kind.NO_MORE_HEDGES, null, reason, overload, 0, false);
+    return new Verdict(Kind.NO_MORE_HEDGES, null, reason, overload, 0, false, false);
   }
 }

@@ -1,0 +1,284 @@
+package io.github.grpcretry;
+
+import io.grpc.Deadline;
+import io.grpc.Status;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.EnumSet;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.function.DoubleSupplier;
+
+/**
+ * Client-side adaptive throttling (Google SRE book, "Handling Overload"): over a sliding window,
+ * the client counts {@code requests}, the attempts it asked to send, and {@code accepts}, those the
+ * target answered; each new attempt is refused locally with probability {@code max(0, (requests -
+ * K * accepts) / (requests + 1))}. A healthy target answers nearly everything and nothing is
+ * refused; one that fails everything sees only a trickle of attempts, which is how the client
+ * notices that it is back. It needs no thresholds.
+ *
+ * <p>What counts as not accepted is {@link #isFailure}: by default the overload signals; the
+ * application's own answers count as accepted.
+ *
+ * <p>Thread-safe. A permission reads the time and two counters, adds to two, and while refusing
+ * draws one random number; the window moves on in buckets, under a lock taken once per bucket.
+ */
+public final class AdaptiveThrottling implements CircuitBreaker {
+  private final String target;
+  private final Deadline.Ticker ticker;
+  private final DoubleSupplier random;
+  private final double k;
+  private final long bucketNanos;
+  private final int buckets;
+  private final Set<Status.Code> failureCodes;
+  /** Per bucket, requests and accepts; the bucket of time t is (t / bucketNanos) % buckets. */
+  private final AtomicLongArray bucketRequests;
+  private final AtomicLongArray bucketAccepts;
+  /** The number of the newest bucket; guarded by this for writes. */
+  private volatile long epoch;
+  /** Sums over the window, kept up to date as buckets move on. */
+  private final AtomicLong requests = new AtomicLong();
+  private final AtomicLong accepts = new AtomicLong();
+  private final Object rotation = new Object();
+
+  private AdaptiveThrottling(Builder b, String target, Deadline.Ticker ticker, DoubleSupplier random) {
+    this.target = target;
+    this.ticker = ticker;
+    this.random = random;
+    this.k = b.k;
+    this.buckets = b.buckets;
+    this.bucketNanos = Math.max(1, b.window.toNanos() / b.buckets);
+    this.failureCodes = EnumSet.copyOf(b.failureCodes);
+    this.bucketRequests = new AtomicLongArray(buckets);
+    this.bucketAccepts = new AtomicLongArray(buckets);
+    this.epoch = Math.floorDiv(ticker.nanoTime(), bucketNanos);
+  }
+
+  /** Returns a builder with the defaults: a window of 2 minutes in 12 buckets, K = 2. */
+  public static Builder newBuilder() {
+    return new Builder();
+  }
+
+  /**
+   * The probability with which the next attempt is refused: {@code max(0, (requests - K *
+   * accepts) / (requests + 1))} over the window.
+   */
+  public double rejectionProbability() {
+    advance();
+    return probability(requests.get(), accepts.get());
+  }
+
+  private double probability(long requested, long accepted) {
+    return Math.max(0, (requested - k * accepted) / (requested + 1));
+  }
+
+  @Override
+  public boolean tryAcquirePermission() {
+    advance();
+    double p = probability(requests.get(), accepts.get());
+    count(bucketRequests, requests, 1);
+    if (p <= 0) {
+      return true;
+    }
+    double draw = random.getAsDouble();
+    if (!(draw >= 0 && draw < 1)) {
+      draw = ThreadLocalRandom.current().nextDouble();
+    }
+    return draw >= p;
+  }
+
+  @Override
+  public void onSuccess() {
+    advance();
+    count(bucketAccepts, accepts, 1);
+  }
+
+  @Override
+  public void onFailure() {
+    advance();
+  }
+
+  @Override
+  public void onIgnored() {
+    // An attempt that told nothing about the target was not really requested of it.
+    advance();
+    count(bucketRequests, requests, -1);
+  }
+
+  @Override
+  public boolean isFailure(Status status) {
+    return failureCodes.contains(status.getCode());
+  }
+
+  private void count(AtomicLongArray perBucket, AtomicLong total, long delta) {
+    perBucket.addAndGet((int) Math.floorMod(epoch, (long) buckets), delta);
+    total.addAndGet(delta);
+  }
+
+  /** Moves the window on to now, dropping the buckets that fell out of it. */
+  private void advance() {
+    long now = Math.floorDiv(ticker.nanoTime(), bucketNanos);
+    if (now == epoch) {
+      return;
+    }
+    synchronized (rotation) {
+      long from = epoch;
+      if (now <= from) {
+        return;
+      }
+      long steps = Math.min(now - from, buckets);
+      for (long e = from + 1; e <= from + steps; e++) {
+        int i = (int) Math.floorMod(e, (long) buckets);
+        requests.addAndGet(-bucketRequests.getAndSet(i, 0));
+        accepts.addAndGet(-bucketAccepts.getAndSet(i, 0));
+      }
+      epoch = now;
+    }
+  }
+
+  @Override
+  public String describeRejection() {
+    long requested = requests.get();
+    long accepted = accepts.get();
+    return String.format(
+        Locale.ROOT,
+        "rejected locally by adaptive throttling for %s, p = %.2f (%d attempts asked, %d answered"
+            + " in the last %s, K = %s)",
+        target,
+        probability(requested, accepted),
+        requested,
+        accepted,
+        Duration.ofNanos(bucketNanos * buckets),
+        k);
+  }
+
+  @Override
+  public State state() {
+    return rejectionProbability() > 0 ? State.THROTTLING : State.CLOSED;
+  }
+
+  @Override
+  public String toString() {
+    return "AdaptiveThrottling{" + target + ", p=" + rejectionProbability() + '}';
+  }
+
+  /**
+   * Builds {@link AdaptiveThrottling}, one shared ({@link #build()}) or one per target ({@link
+   * #factory()}). Each setter checks its argument at once; the builder stays usable.
+   *
+   * <p>Not thread-safe.
+   */
+  public static final class Builder {
+    private double k = 2;
+    private Duration window = Duration.ofMinutes(2);
+    private int buckets = 12;
+    private EnumSet<Status.Code> failureCodes =
+        EnumSet.of(Status.Code.UNAVAILABLE, Status.Code.RESOURCE_EXHAUSTED, Status.Code.DEADLINE_EXCEEDED);
+    private String name = "the target";
+    private Deadline.Ticker ticker = Deadline.getSystemTicker();
+    private DoubleSupplier random = () -> ThreadLocalRandom.current().nextDouble();
+
+    private Builder() {}
+
+    /**
+     * Sets K, how many requests per accept the target may be sent before any is refused; 2 by
+     * default (the SRE book's choice; 1.1 is aggressive).
+     *
+     * @throws IllegalArgumentException unless it is a finite number >= 1
+     */
+    public Builder k(double k) {
+      if (!(k >= 1) || Double.isInfinite(k)) {
+        throw new IllegalArgumentException("k must be a finite number >= 1: " + k);
+      }
+      this.k = k;
+      return this;
+    }
+
+    /**
+     * Sets how far back requests and accepts count; 2 minutes by default.
+     *
+     * @throws IllegalArgumentException if it is not positive
+     */
+    public Builder window(Duration window) {
+      Checks.positiveNanos("window", window);
+      this.window = window;
+      return this;
+    }
+
+    /**
+     * Sets into how many buckets the window is cut, so that it moves on in steps; 12 by default.
+     *
+     * @throws IllegalArgumentException unless it is from 1 to 1,000
+     */
+    public Builder buckets(int buckets) {
+      if (buckets < 1 || buckets > 1_000) {
+        throw new IllegalArgumentException("buckets must be from 1 to 1,000: " + buckets);
+      }
+      this.buckets = buckets;
+      return this;
+    }
+
+    /**
+     * Sets the status codes that count as not accepted, replacing the default UNAVAILABLE,
+     * RESOURCE_EXHAUSTED and DEADLINE_EXCEEDED.
+     *
+     * @throws IllegalArgumentException if none is given or OK is among them
+     */
+    public Builder failureCodes(Status.Code... codes) {
+      EnumSet<Status.Code> set = Checks.statusCodes("failureCodes", Arrays.asList(codes));
+      if (set.isEmpty()) {
+        throw new IllegalArgumentException("failureCodes must name at least one status code");
+      }
+      this.failureCodes = set;
+      return this;
+    }
+
+    /** Sets the target's name in messages, for a throttle made by {@link #build()}. */
+    public Builder name(String name) {
+      this.name = Objects.requireNonNull(name, "name");
+      return this;
+    }
+
+    /** Sets the time source of a throttle made by {@link #build()}; the system ticker by default. */
+    public Builder ticker(Deadline.Ticker ticker) {
+      this.ticker = Objects.requireNonNull(ticker, "ticker");
+      return this;
+    }
+
+    /** Sets the source of the draws of a throttle made by {@link #build()}. */
+    public Builder random(DoubleSupplier random) {
+      this.random = Objects.requireNonNull(random, "random");
+      return this;
+    }
+
+    /** Returns one throttle, to share ({@link RetryInterceptor.Builder#circuitBreaker}). */
+    public AdaptiveThrottling build() {
+      return new AdaptiveThrottling(copy(), name, ticker, random);
+    }
+
+    /**
+     * Returns a factory of throttles, one per target ({@link
+     * RetryInterceptor.Builder#circuitBreakers}); it uses the interceptor's ticker and random.
+     */
+    public CircuitBreaker.Factory factory() {
+      Builder frozen = copy();
+      return (target, ticker, random) -> new AdaptiveThrottling(frozen, target, ticker, random);
+    }
+
+    private Builder copy() {
+      Builder b = new Builder();
+      b.k = k;
+      b.window = window;
+      b.buckets = buckets;
+      b.failureCodes = EnumSet.copyOf(failureCodes);
+      b.name = name;
+      b.ticker = ticker;
+      b.random = random;
+      return b;
+    }
+  }
+}
