@@ -9,8 +9,7 @@ import java.util.Locale;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.DoubleSupplier;
 
 /**
@@ -24,8 +23,9 @@ import java.util.function.DoubleSupplier;
  * <p>What counts as not accepted is {@link #isFailure}: by default the overload signals; the
  * application's own answers count as accepted.
  *
- * <p>Thread-safe. A permission reads the time and two counters, adds to two, and while refusing
- * draws one random number; the window moves on in buckets, under a lock taken once per bucket.
+ * <p>Thread-safe. A permission reads four counters and adds to one, without a clock or a lock;
+ * while refusing it also draws one random number. The window moves on in buckets, under a lock
+ * taken once per bucket.
  */
 public final class AdaptiveThrottling implements CircuitBreaker {
   private final String target;
@@ -35,15 +35,19 @@ public final class AdaptiveThrottling implements CircuitBreaker {
   private final long bucketNanos;
   private final int buckets;
   private final Set<Status.Code> failureCodes;
-  /** Per bucket, requests and accepts; the bucket of time t is (t / bucketNanos) % buckets. */
-  private final AtomicLongArray bucketRequests;
-  private final AtomicLongArray bucketAccepts;
-  /** The number of the newest bucket; guarded by this for writes. */
+  /**
+   * The counts of the bucket now filling, kept in adders so that two threads counting at once do
+   * not contend on one word; the finished buckets of the window are summed in {@code prior*}.
+   */
+  private final LongAdder currentRequests = new LongAdder();
+  private final LongAdder currentAccepts = new LongAdder();
+  private volatile long priorRequests;
+  private volatile long priorAccepts;
+  /** The number of the bucket now filling (time / bucketNanos). */
   private volatile long epoch;
-  /** Sums over the window, kept up to date as buckets move on. */
-  private final AtomicLong requests = new AtomicLong();
-  private final AtomicLong accepts = new AtomicLong();
-  private final Object rotation = new Object();
+  // Guarded by this: the finished buckets, by epoch % buckets.
+  private final long[] bucketRequests;
+  private final long[] bucketAccepts;
 
   private AdaptiveThrottling(Builder b, String target, Deadline.Ticker ticker, DoubleSupplier random) {
     this.target = target;
@@ -53,8 +57,8 @@ public final class AdaptiveThrottling implements CircuitBreaker {
     this.buckets = b.buckets;
     this.bucketNanos = Math.max(1, b.window.toNanos() / b.buckets);
     this.failureCodes = EnumSet.copyOf(b.failureCodes);
-    this.bucketRequests = new AtomicLongArray(buckets);
-    this.bucketAccepts = new AtomicLongArray(buckets);
+    this.bucketRequests = new long[buckets];
+    this.bucketAccepts = new long[buckets];
     this.epoch = Math.floorDiv(ticker.nanoTime(), bucketNanos);
   }
 
@@ -69,21 +73,27 @@ public final class AdaptiveThrottling implements CircuitBreaker {
    */
   public double rejectionProbability() {
     advance();
-    return probability(requests.get(), accepts.get());
+    return probability();
   }
 
-  private double probability(long requested, long accepted) {
+  private double probability() {
+    long requested = priorRequests + currentRequests.sum();
+    long accepted = priorAccepts + currentAccepts.sum();
     return Math.max(0, (requested - k * accepted) / (requested + 1));
   }
 
+  /**
+   * Reads no clock: the window moves on when results come in (and while refusing), which for a
+   * target called at all is often enough.
+   */
   @Override
   public boolean tryAcquirePermission() {
-    advance();
-    double p = probability(requests.get(), accepts.get());
-    count(bucketRequests, requests, 1);
+    double p = probability();
+    currentRequests.increment();
     if (p <= 0) {
       return true;
     }
+    advance();
     double draw = random.getAsDouble();
     if (!(draw >= 0 && draw < 1)) {
       draw = ThreadLocalRandom.current().nextDouble();
@@ -94,7 +104,7 @@ public final class AdaptiveThrottling implements CircuitBreaker {
   @Override
   public void onSuccess() {
     advance();
-    count(bucketAccepts, accepts, 1);
+    currentAccepts.increment();
   }
 
   @Override
@@ -106,7 +116,7 @@ public final class AdaptiveThrottling implements CircuitBreaker {
   public void onIgnored() {
     // An attempt that told nothing about the target was not really requested of it.
     advance();
-    count(bucketRequests, requests, -1);
+    currentRequests.decrement();
   }
 
   @Override
@@ -114,42 +124,59 @@ public final class AdaptiveThrottling implements CircuitBreaker {
     return failureCodes.contains(status.getCode());
   }
 
-  private void count(AtomicLongArray perBucket, AtomicLong total, long delta) {
-    perBucket.addAndGet((int) Math.floorMod(epoch, (long) buckets), delta);
-    total.addAndGet(delta);
-  }
-
-  /** Moves the window on to now, dropping the buckets that fell out of it. */
+  /**
+   * Moves the window on to now: the bucket that was filling is finished and kept, the buckets
+   * that fell out of the window are emptied, and the bucket that fills now starts at zero.
+   */
   private void advance() {
     long now = Math.floorDiv(ticker.nanoTime(), bucketNanos);
     if (now == epoch) {
       return;
     }
-    synchronized (rotation) {
+    synchronized (this) {
       long from = epoch;
       if (now <= from) {
         return;
       }
-      long steps = Math.min(now - from, buckets);
-      for (long e = from + 1; e <= from + steps; e++) {
-        int i = (int) Math.floorMod(e, (long) buckets);
-        requests.addAndGet(-bucketRequests.getAndSet(i, 0));
-        accepts.addAndGet(-bucketAccepts.getAndSet(i, 0));
+      long finishedRequests = currentRequests.sumThenReset();
+      long finishedAccepts = currentAccepts.sumThenReset();
+      if (now - from >= buckets) {
+        // Everything before now is out of the window.
+        java.util.Arrays.fill(bucketRequests, 0);
+        java.util.Arrays.fill(bucketAccepts, 0);
+      } else {
+        int finished = (int) Math.floorMod(from, (long) buckets);
+        bucketRequests[finished] = finishedRequests;
+        bucketAccepts[finished] = finishedAccepts;
+        // Buckets from + 1 .. now saw nothing; their slots held buckets now out of the window.
+        for (long e = from + 1; e <= now; e++) {
+          int i = (int) Math.floorMod(e, (long) buckets);
+          bucketRequests[i] = 0;
+          bucketAccepts[i] = 0;
+        }
       }
+      long requested = 0;
+      long accepted = 0;
+      for (int i = 0; i < buckets; i++) {
+        requested += bucketRequests[i];
+        accepted += bucketAccepts[i];
+      }
+      priorRequests = requested;
+      priorAccepts = accepted;
       epoch = now;
     }
   }
 
   @Override
   public String describeRejection() {
-    long requested = requests.get();
-    long accepted = accepts.get();
+    long requested = priorRequests + currentRequests.sum();
+    long accepted = priorAccepts + currentAccepts.sum();
     return String.format(
         Locale.ROOT,
         "rejected locally by adaptive throttling for %s, p = %.2f (%d attempts asked, %d answered"
             + " in the last %s, K = %s)",
         target,
-        probability(requested, accepted),
+        Math.max(0, (requested - k * accepted) / (requested + 1)),
         requested,
         accepted,
         Duration.ofNanos(bucketNanos * buckets),
