@@ -7,6 +7,7 @@ import io.grpc.CallOptions;
 import io.grpc.ClientCall;
 import io.grpc.Context;
 import io.grpc.Metadata;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -14,10 +15,10 @@ import java.util.concurrent.locks.ReentrantLock;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The application of one call: starts it as its plan says, sends its messages (at once, or only
- * while {@code isReady()} and again on each {@code onReady}), reads (everything up front, or one
- * message at a time from a timer thread with pauses), and cancels it or its Context at the planned
- * moment from another thread.
+ * The application of one call: starts it as its plan says, sends its messages (at once; or while
+ * {@code isReady()}, resuming on each {@code onReady}; or not before the first {@code onReady}),
+ * reads (everything up front, or one message at a time from a timer thread with pauses), and
+ * cancels it or its Context at the planned moment from another thread.
  *
  * <p>{@code ClientCall} is not thread-safe except for {@code request()}: every other method is
  * called under {@link #appLock}, so the "concurrent" cancel is concurrent with the call's
@@ -39,6 +40,7 @@ final class CallDriver {
   private boolean halfClosed;
   private boolean cancelled;
   private volatile boolean startFailed;
+  private volatile boolean sawReady;
 
   CallDriver(StressRun run, StressEnvironment env, CallPlan plan, CallRecord record) {
     this.run = run;
@@ -95,7 +97,7 @@ final class CallDriver {
       } else {
         request(actions.upFrontRequest());
       }
-      if (!actions.onReadySender()) {
+      if (actions.sending() == CallPlan.Sending.AT_ONCE) {
         while (sent < actions.requestMessages()) {
           sendNext();
         }
@@ -104,7 +106,7 @@ final class CallDriver {
     } finally {
       appLock.unlock();
     }
-    if (actions.onReadySender()) {
+    if (actions.sending() == CallPlan.Sending.WHEN_READY) {
       pump();
     }
     if (actions.cancelAtMicros() >= 0) {
@@ -177,6 +179,9 @@ final class CallDriver {
       if (cancelled || halfClosed || call == null || startFailed) {
         return;
       }
+      if (actions.sending() == CallPlan.Sending.AFTER_FIRST_ON_READY && !sawReady) {
+        return;
+      }
       while (sent < actions.requestMessages()) {
         boolean ready;
         try {
@@ -237,7 +242,8 @@ final class CallDriver {
   }
 
   void readyArrived() {
-    if (actions.onReadySender()) {
+    if (actions.sending() != CallPlan.Sending.AT_ONCE) {
+      sawReady = true;
       pump();
     }
   }
@@ -256,7 +262,7 @@ final class CallDriver {
   void onClientThread(Runnable task) {
     try {
       env.clientExecutor.execute(() -> env.attribution.run(record, task));
-    } catch (java.util.concurrent.RejectedExecutionException e) {
+    } catch (RejectedExecutionException e) {
       // The run is shutting down.
     }
   }

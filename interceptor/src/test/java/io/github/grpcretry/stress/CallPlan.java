@@ -36,6 +36,20 @@ record CallPlan(
     CONTEXT
   }
 
+  /** How the application sends its request messages. */
+  enum Sending {
+    /** All of them right after start(), then halfClose(). */
+    AT_ONCE,
+    /** While isReady() says so, checked right after start(); resumes on every onReady. */
+    WHEN_READY,
+    /**
+     * Not before the first onReady, then while isReady(); resumes on every onReady. This is how
+     * stubs and most applications use flow control, and it relies on the transport's first
+     * onReady, which gRPC's transports always deliver and the interceptor must pass on.
+     */
+    AFTER_FIRST_ON_READY
+  }
+
   /** A misbehaviour of the retry budget, when asked for this call. */
   enum BudgetMisbehaviour {
     NONE,
@@ -49,7 +63,7 @@ record CallPlan(
    * What the application does.
    *
    * @param requestMessages request messages sent (1 unless the client streams)
-   * @param onReadySender send only while {@code isReady()}, resuming on {@code onReady}
+   * @param sending when the request messages are sent
    * @param slowReader request one message at a time from another thread, pausing in between
    * @param readerPauseMicros the slow reader's longest pause
    * @param upFrontRequest what a normal reader requests right after start
@@ -62,7 +76,7 @@ record CallPlan(
    */
   record ClientActions(
       int requestMessages,
-      boolean onReadySender,
+      Sending sending,
       boolean slowReader,
       int readerPauseMicros,
       int upFrontRequest,
@@ -78,7 +92,12 @@ record CallPlan(
     public String toString() {
       StringBuilder sb = new StringBuilder("[");
       sb.append("sends ").append(requestMessages).append(requestMessages == 1 ? " message" : " messages");
-      sb.append(onReadySender ? " when ready" : " at once");
+      sb.append(
+          switch (sending) {
+            case AT_ONCE -> " at once";
+            case WHEN_READY -> " while isReady()";
+            case AFTER_FIRST_ON_READY -> " after the first onReady";
+          });
       sb.append(slowReader ? ", slow reader (pauses <= " + readerPauseMicros + "us)" : ", request(" + upFrontRequest + ")");
       if (cancelAtMicros >= 0) {
         sb.append(", cancel() at ").append(cancelAtMicros).append("us");

@@ -95,7 +95,7 @@ final class FeatureMix {
       values.put("appCancel", 0.12);
       values.put("contextCancel", 0.08);
       values.put("slowReader", 0.2);
-      values.put("onReadySender", 0.5); // of client and bidi streams
+      values.put("onReadySender", 0.5); // of client and bidi streams; half of them wait for onReady
       values.put("listenerThrows", 0.03);
       values.put("classifierThrows", 0.03);
       values.put("budgetSlow", 0.03);

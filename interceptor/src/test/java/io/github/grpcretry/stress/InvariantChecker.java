@@ -4,7 +4,6 @@ import io.github.grpcretry.RetryPolicy;
 import io.github.grpcretry.stress.CallRecord.AttemptTrace;
 import io.github.grpcretry.stress.CallRecord.Snapshot;
 import io.github.grpcretry.stress.StressHeaders.Tag;
-import io.grpc.Status;
 import io.grpc.Status.Code;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -342,9 +341,5 @@ final class InvariantChecker {
       }
     }
     return found;
-  }
-
-  static String code(Status status) {
-    return status == null ? "none" : status.getCode().toString();
   }
 }

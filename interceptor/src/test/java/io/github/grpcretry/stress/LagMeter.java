@@ -1,5 +1,6 @@
 package io.github.grpcretry.stress;
 
+import java.util.Arrays;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -19,7 +20,7 @@ final class LagMeter {
   private long worst;
 
   LagMeter() {
-    java.util.Arrays.fill(sliceId, -1);
+    Arrays.fill(sliceId, -1);
   }
 
   synchronized void record(long now, long lag) {

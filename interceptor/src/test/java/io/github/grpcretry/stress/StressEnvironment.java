@@ -15,10 +15,16 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.EnumMap;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
@@ -129,12 +135,12 @@ final class StressEnvironment implements AutoCloseable {
   private static final RetryPolicy WARM_UP_POLICY =
       RetryPolicy.newBuilder()
           .maxAttempts(3)
-          .perAttemptTimeout(java.time.Duration.ofSeconds(5))
+          .perAttemptTimeout(Duration.ofSeconds(5))
           .build();
 
   /** The harness's executors, for the watchdog's lag probes. */
-  java.util.Map<String, java.util.concurrent.Executor> probedExecutors() {
-    java.util.Map<String, java.util.concurrent.Executor> m = new java.util.LinkedHashMap<>();
+  Map<String, Executor> probedExecutors() {
+    Map<String, Executor> m = new LinkedHashMap<>();
     m.put("client", clientExecutor);
     m.put("timer", timer);
     m.put("server-timer", serverTimer);
@@ -143,9 +149,9 @@ final class StressEnvironment implements AutoCloseable {
   }
 
   /** The channels without the interceptors, for lag probes and warm-up. */
-  java.util.Map<String, Channel> rawChannels() {
-    java.util.Map<String, Channel> m = new java.util.LinkedHashMap<>();
-    for (java.util.Map.Entry<Transport, ManagedChannel> e : rawChannels.entrySet()) {
+  Map<String, Channel> rawChannels() {
+    Map<String, Channel> m = new LinkedHashMap<>();
+    for (Map.Entry<Transport, ManagedChannel> e : rawChannels.entrySet()) {
       m.put(e.getKey().toString(), e.getValue());
     }
     return m;
@@ -165,8 +171,8 @@ final class StressEnvironment implements AutoCloseable {
   }
 
   void harnessError(Throwable t) {
-    java.io.StringWriter trace = new java.io.StringWriter();
-    t.printStackTrace(new java.io.PrintWriter(trace));
+    StringWriter trace = new StringWriter();
+    t.printStackTrace(new PrintWriter(trace));
     violations.report(Invariant.HARNESS, null, "harness code threw: " + trace);
   }
 

@@ -64,6 +64,8 @@ final class StressRun {
       try {
         if (watchdog != null) {
           watchdog.stop();
+          env.figures.add("memory", "largest heap after a collection (MiB)", watchdog.maxHeapBytes() >> 20);
+          env.figures.add("lag", "worst measured (ms)", watchdog.maxLagNanos() / 1_000_000);
         }
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
@@ -263,6 +265,7 @@ final class StressRun {
     Figures f = env.figures;
     f.count("calls per transport", plan.transport().toString());
     f.count("calls per kind", plan.method().type().toString());
+    f.count("calls per transport and kind", plan.transport() + "/" + plan.method().type());
     f.count("calls per method", plan.method().toString());
     f.count("final status", s.closeStatus() == null ? "never closed" : s.closeStatus().getCode().toString());
     f.count("attempts per call (started below the interceptor)", Integer.toString(s.attempts().size()));
@@ -289,8 +292,8 @@ final class StressRun {
     if (a.slowReader()) {
       f.count("client actions", "slow reader");
     }
-    if (a.onReadySender()) {
-      f.count("client actions", "onReady sender");
+    if (a.sending() != CallPlan.Sending.AT_ONCE) {
+      f.count("client actions", "sends " + a.sending());
     }
   }
 }

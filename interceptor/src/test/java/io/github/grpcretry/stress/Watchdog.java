@@ -1,5 +1,9 @@
 package io.github.grpcretry.stress;
 
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryPoolMXBean;
+import java.lang.management.MemoryType;
+import java.lang.management.MemoryUsage;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 
@@ -24,6 +28,9 @@ final class Watchdog implements Runnable {
   private final LagMeter lag = new LagMeter();
   private final LagProbes probes;
   private volatile boolean running = true;
+  private static final long HEAP_SAMPLE_NANOS = TimeUnit.SECONDS.toNanos(1);
+  private long lastHeapSample;
+  private volatile long maxHeapBytes;
 
   Watchdog(StressRun run, StressConfig config, StressEnvironment env) {
     this.run = run;
@@ -43,6 +50,11 @@ final class Watchdog implements Runnable {
     thread.join(TimeUnit.SECONDS.toMillis(5));
   }
 
+  /** The largest heap left after a collection, sampled once a second: the run's live set. */
+  long maxHeapBytes() {
+    return maxHeapBytes;
+  }
+
   long maxLagNanos() {
     return lag.worst();
   }
@@ -58,6 +70,17 @@ final class Watchdog implements Runnable {
       }
       long now = System.nanoTime();
       lag.record(now, now - expected);
+      if (now - lastHeapSample > HEAP_SAMPLE_NANOS) {
+        lastHeapSample = now;
+        long afterGc = 0;
+        for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
+          MemoryUsage usage = pool.getCollectionUsage();
+          if (pool.getType() == MemoryType.HEAP && usage != null) {
+            afterGc += usage.getUsed();
+          }
+        }
+        maxHeapBytes = Math.max(maxHeapBytes, afterGc);
+      }
       try {
         probes.tick(now);
         for (CallDriver driver : run.liveDrivers()) {
