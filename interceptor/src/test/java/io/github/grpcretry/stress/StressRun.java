@@ -25,6 +25,7 @@ final class StressRun {
   private StressEnvironment env;
   private InvariantChecker checker;
   private Semaphore slots;
+  private PrintStream progress;
 
   StressRun(StressConfig config, PrintStream out) {
     this.config = config;
@@ -34,7 +35,8 @@ final class StressRun {
   StressReport run() {
     long started = System.nanoTime();
     ThreadCount before = ThreadCount.now();
-    out.println(
+    progress = ProgressLog.open();
+    say(
         "RandomizedStressTest: "
             + config.headline()
             + " concurrency="
@@ -74,6 +76,9 @@ final class StressRun {
       logs.uninstall();
     }
     checkThreads(before);
+    say("done after " + String.format("%.1f s", (System.nanoTime() - started) / 1e9) + ":\n"
+        + env.violations.summary());
+    progress.close();
     return new StressReport(
         config,
         env.violations,
@@ -88,7 +93,7 @@ final class StressRun {
     CallPlanner planner = new CallPlanner(config.seed, config.mix);
     long stall =
         config.hungAfter.plus(config.lateCancelAfter).plus(config.giveUpAfter).toMillis() + 10_000;
-    int progressStep = Math.max(1000, config.calls / 10);
+    int progressStep = config.calls >= 100_000 ? 10_000 : Math.max(1000, config.calls / 10);
     long t0 = System.nanoTime();
     for (int i = 0; i < config.calls; i++) {
       if (!slots.tryAcquire(stall, TimeUnit.MILLISECONDS)) {
@@ -111,13 +116,14 @@ final class StressRun {
         return;
       }
       if ((i + 1) % progressStep == 0) {
-        out.printf(
-            "  progress: %d/%d calls launched, %d live, %d violations, %.1f s%n",
-            i + 1,
-            config.calls,
-            drivers.size(),
-            env.violations.total(),
-            (System.nanoTime() - t0) / 1e9);
+        say(
+            String.format(
+                "  progress: %d/%d calls launched, %d live, %d violations, %.1f s",
+                i + 1,
+                config.calls,
+                drivers.size(),
+                env.violations.total(),
+                (System.nanoTime() - t0) / 1e9));
       }
     }
   }
@@ -208,6 +214,12 @@ final class StressRun {
               + " before the run; new: "
               + ThreadCount.newSince(before));
     }
+  }
+
+  /** To the test's output, and to the progress log that can be followed while the test runs. */
+  private void say(String line) {
+    out.println(line);
+    progress.println(line);
   }
 
   // ---------------------------------------------------------------------------------------------
