@@ -9,9 +9,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * Where to follow a long run while it runs: Surefire writes the test's output file only when the
- * test ends, so the start, the progress lines and the final counts are also written, line by line,
- * to {@code target/grpcretry-stress-progress.log} of the module ({@code tail -f} it).
+ * Where to follow a long run while it runs: Surefire writes the test's output file only now and
+ * then, so the start, the progress lines and the final figures and counts are also written, line
+ * by line, to {@code target/grpcretry-stress-progress.log} of the module ({@code tail -f} it).
  */
 final class ProgressLog {
   static final String FILE = "grpcretry-stress-progress.log";

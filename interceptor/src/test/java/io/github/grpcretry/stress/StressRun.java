@@ -76,17 +76,18 @@ final class StressRun {
       logs.uninstall();
     }
     checkThreads(before);
-    say("done after " + String.format("%.1f s", (System.nanoTime() - started) / 1e9) + ":\n"
-        + env.violations.summary());
+    StressReport report =
+        new StressReport(
+            config,
+            env.violations,
+            env.figures,
+            logs.render(),
+            System.nanoTime() - started,
+            watchdog == null ? 0 : watchdog.maxLagNanos(),
+            launched.sum());
+    progress.println(report.render());
     progress.close();
-    return new StressReport(
-        config,
-        env.violations,
-        env.figures,
-        logs.render(),
-        System.nanoTime() - started,
-        watchdog == null ? 0 : watchdog.maxLagNanos(),
-        launched.sum());
+    return report;
   }
 
   private void drive() throws InterruptedException {
