@@ -100,10 +100,12 @@ final class InvariantChecker {
     // 2b. The committed attempt's own close, as it reached the transport below the interceptor,
     // is the call's outcome: if it carries the server's stamp, the server's answer arrived whole,
     // and the application must get all of that attempt's messages and the server's status code.
-    // Not checked when the application cancelled (cancel() or its Context) or the call's deadline
-    // had passed before the close: then "cancel/deadline won the race" is a legitimate outcome.
+    // Not checked when the application cancelled (cancel() or its Context), its own listener threw
+    // (which cancels the call, as grpc-java's ClientCallImpl does), or the call's deadline had
+    // passed before the close: then "cancel/deadline won the race" is a legitimate outcome.
     boolean raced =
         s.appCancelledBeforeClose()
+            || s.listenerThrew()
             || record.harnessCancelNanos() >= 0
             || (plan.hasDeadline() && s.closeNanos() >= s.deadlineFloorNanos() - DEADLINE_MARGIN_NANOS);
     if (committed != null && s.closes() > 0 && !raced) {
