@@ -57,6 +57,16 @@ public final class RetryInterceptor implements ClientInterceptor {
    */
   public static final CallOptions.Key<CallPolicy> POLICY = CallOptions.Key.create("grpc-retry.policy");
 
+  /**
+   * The trailer in which the application's {@code onClose} finds how many attempts a call made,
+   * when it made more than one, whatever its outcome: {@code retry-attempts: 3}. Read it with an
+   * interceptor above this one, for example grpc-java's {@code
+   * MetadataUtils.newCaptureMetadataInterceptor}, or from a failed call's {@code
+   * StatusRuntimeException.getTrailers()}.
+   */
+  public static final Metadata.Key<String> ATTEMPTS_TRAILER =
+      Metadata.Key.of("retry-attempts", Metadata.ASCII_STRING_MARSHALLER);
+
   /** The request header that carries idempotency keys unless another is set: {@value}. */
   public static final String DEFAULT_IDEMPOTENCY_KEY_HEADER = "idempotency-key";
 

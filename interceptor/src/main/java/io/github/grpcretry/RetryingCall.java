@@ -194,6 +194,8 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     int breakerReleases;
     /** The armed timer's attempt holds a permission of the breaker (a retry, not a hedge). */
     boolean timerHoldsPermit;
+    /** How the attempts that failed ended, in the order they did, for the final status. */
+    final ArrayList<String> history = new ArrayList<>(4);
   }
 
   RetryingCall(
@@ -565,6 +567,7 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
             mode = Judge.Mode.CLOSED;
             r.lastStatus = status;
             r.lastTrailers = trailers;
+            r.history.add(status.getCode().name());
           }
           judged = judging(attempt, mode, status, trailers, r.bufferLimitReason);
           break;
@@ -771,6 +774,7 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
             if (attempt.fate == Fate.TIMED_OUT) {
               r.lastStatus = timeout;
               r.lastTrailers = new Metadata();
+              r.history.add("DEADLINE_EXCEEDED after per-attempt timeout");
             }
             startOver(r, verdict);
             if (verdict.delayNanos() == 0) {
@@ -1278,6 +1282,9 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     if (phase == Phase.CLOSING && attempts == null) {
       phase = Phase.CLOSED;
       log.clear();
+      if (attemptsMade > 1) {
+        closeTrailers.put(RetryInterceptor.ATTEMPTS_TRAILER, Integer.toString(attemptsMade));
+      }
       if (caller == Caller.CALLBACK || attemptOptions.getExecutor() == null) {
         // Delivered on this thread: claim the listener now, or leave it to the thread inside.
         if (delivering) {
@@ -1866,9 +1873,8 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     String kept = retrying == null ? null : retrying.keptNote;
     String note =
         "grpc-retry: "
-            + attemptsMade
-            + (attemptsMade == 1 ? " attempt" : " attempts")
-            + " made; not retried because "
+            + attemptsSummary()
+            + "; not retried because "
             + reason
             + (kept == null ? "" : "; " + kept);
     String description = base.getDescription();
@@ -1885,10 +1891,33 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     return status.withDescription(
         (description == null ? "" : description + " ")
             + "[grpc-retry: "
-            + attemptsMade
-            + (attemptsMade == 1 ? " attempt" : " attempts")
-            + " made; last attempt: "
+            + attemptsSummary()
+            + "; last attempt: "
             + lastText
             + "]");
+  }
+
+  /**
+   * {@code 3 attempts (UNAVAILABLE, DEADLINE_EXCEEDED after per-attempt timeout, UNAVAILABLE)}:
+   * how many attempts were made and how those that failed ended, at most eight of them named.
+   */
+  private String attemptsSummary() {
+    if (attemptsMade == 1) {
+      return "1 attempt";
+    }
+    StringBuilder summary = new StringBuilder().append(attemptsMade).append(" attempts");
+    ArrayList<String> history = retrying == null ? null : retrying.history;
+    if (history != null && !history.isEmpty()) {
+      summary.append(" (");
+      int n = history.size();
+      for (int i = 0; i < n; i++) {
+        if (n > 8 && i == 4) {
+          summary.append("... ").append(n - 8).append(" more, ");
+          i = n - 4;
+        }
+        summary.append(history.get(i)).append(i < n - 1 ? ", " : ")");
+      }
+    }
+    return summary.toString();
   }
 }

@@ -60,7 +60,7 @@ class BudgetHookTest {
       // The RecordingBudget has no stats: the note names the budget itself.
       assertThat(status.getDescription())
           .isEqualTo(
-              "down [grpc-retry: 1 attempt made; not retried because the retry budget refused"
+              "down [grpc-retry: 1 attempt; not retried because the retry budget refused"
                   + " another attempt (the budget given to RetryInterceptor.Builder.retryBudget: "
                   + budget
                   + ")]");

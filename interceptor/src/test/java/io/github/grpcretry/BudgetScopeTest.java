@@ -84,7 +84,7 @@ class BudgetScopeTest {
     Status refused = drain(ClientInterceptors.intercept(grpc.channel(), retry));
     assertThat(refused.getDescription())
         .startsWith(
-            "down [grpc-retry: 1 attempt made; not retried because the retry budget refused another"
+            "down [grpc-retry: 1 attempt; not retried because the retry budget refused another"
                 + " attempt (this interceptor's budget for \"localhost\", BudgetStats{tokens=0.")
         .contains("/100.000, granted=100, refused=1}");
   }

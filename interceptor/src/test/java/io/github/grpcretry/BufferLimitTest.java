@@ -65,7 +65,7 @@ class BufferLimitTest {
     assertThat(status.getCode()).isEqualTo(Status.Code.UNAVAILABLE);
     assertThat(status.getDescription())
         .contains(
-            "1 attempt made; not retried because the request buffer limit was exceeded (per-call"
+            "1 attempt; not retried because the request buffer limit was exceeded (per-call"
                 + " limit of 100 bytes; raise it with RetryInterceptor.Builder.perCallBufferLimit)");
     assertThat(faults.attemptCount(UPLOAD)).isEqualTo(1);
     listener.assertContractKept();
@@ -109,7 +109,7 @@ class BufferLimitTest {
 
     Status status = listener.awaitClose();
     assertThat(status.getCode()).isEqualTo(Status.Code.UNAVAILABLE);
-    assertThat(status.getDescription()).startsWith("down [grpc-retry: 1 attempt made;")
+    assertThat(status.getDescription()).startsWith("down [grpc-retry: 1 attempt;")
         .contains("request buffer limit was exceeded");
     assertThat(clock.pendingTaskCount()).isZero();
     assertThat(retry.bufferedBytes()).isZero();

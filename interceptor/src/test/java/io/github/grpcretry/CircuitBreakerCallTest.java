@@ -140,7 +140,7 @@ class CircuitBreakerCallTest {
     Status status = call(channel).awaitClose();
     assertThat(status.getDescription())
         .isEqualTo(
-            "down [grpc-retry: 1 attempt made; not retried because the circuit breaker refused"
+            "down [grpc-retry: 1 attempt; not retried because the circuit breaker refused"
                 + " another attempt (told to refuse after 1)]");
     assertThat(faults.attemptCount(GET)).isEqualTo(1);
     assertThat(budget.acquired).as("asked after the breaker, so never").isEmpty();

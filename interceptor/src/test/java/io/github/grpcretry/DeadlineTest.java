@@ -94,7 +94,7 @@ class DeadlineTest {
     Status status = listener.awaitClose();
     assertThat(status.getCode()).isEqualTo(Status.Code.UNAVAILABLE);
     assertThat(status.getDescription())
-        .contains("2 attempts made; not retried because the next attempt (after PT20S) would start"
+        .contains("2 attempts (UNAVAILABLE, UNAVAILABLE); not retried because the next attempt (after PT20S) would start"
             + " at or after the deadline (PT15S left)");
     assertThat(faults.attemptCount(GET)).isEqualTo(2);
     assertThat(clock.pendingTaskCount()).isZero();
@@ -186,7 +186,7 @@ class DeadlineTest {
     assertThat(status.getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
     assertThat(status.getDescription())
         .isEqualTo(
-            "bad [grpc-retry: 1 attempt made; not retried because status INVALID_ARGUMENT is not"
+            "bad [grpc-retry: 1 attempt; not retried because status INVALID_ARGUMENT is not"
                 + " retryable; the per-attempt timeout (PT20S) of attempt 1 passed and it was kept"
                 + " running because a timed-out attempt is retried only for idempotent or"
                 + " side-effect-free methods]");
@@ -239,7 +239,7 @@ class DeadlineTest {
     assertThat(status.getCode()).isEqualTo(Status.Code.DEADLINE_EXCEEDED);
     assertThat(status.getDescription())
         .isEqualTo(
-            "grpc-retry: the call's deadline passed during backoff [grpc-retry: 1 attempt made;"
+            "grpc-retry: the call's deadline passed during backoff [grpc-retry: 1 attempt;"
                 + " last attempt: UNAVAILABLE: down]");
     assertThat(faults.attemptCount(GET)).isEqualTo(1);
     listener.assertContractKept();

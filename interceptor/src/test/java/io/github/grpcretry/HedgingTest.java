@@ -119,7 +119,7 @@ class HedgingTest {
     assertThat(status.getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
     assertThat(status.getDescription())
         .isEqualTo(
-            "bad [grpc-retry: 2 attempts made; not retried because status INVALID_ARGUMENT is fatal"
+            "bad [grpc-retry: 2 attempts (INVALID_ARGUMENT); not retried because status INVALID_ARGUMENT is fatal"
                 + " (not in nonFatalStatusCodes)]");
     assertThat(faults.awaitClosed(GET, 2, Duration.ofSeconds(10))).isTrue();
     assertThat(faults.attempts(GET).get(0).outcome().getCode()).isEqualTo(Status.Code.CANCELLED);
@@ -134,7 +134,7 @@ class HedgingTest {
     Status status = listener.awaitClose();
     assertThat(status.getCode()).isEqualTo(Status.Code.UNAVAILABLE);
     assertThat(status.getDescription())
-        .isEqualTo("down [grpc-retry: 3 attempts made; not retried because maxAttempts (3) reached]");
+        .isEqualTo("down [grpc-retry: 3 attempts (UNAVAILABLE, UNAVAILABLE, UNAVAILABLE); not retried because maxAttempts (3) reached]");
     assertThat(faults.attemptCount(GET)).isEqualTo(3);
     listener.assertContractKept();
   }
@@ -152,7 +152,7 @@ class HedgingTest {
     clock.advance(Duration.ofMillis(700));
 
     Status status = listener.awaitClose();
-    assertThat(status.getDescription()).contains("2 attempts made; not retried because the server asked not to retry");
+    assertThat(status.getDescription()).contains("2 attempts (UNAVAILABLE, UNAVAILABLE); not retried because the server asked not to retry");
     assertThat(faults.attemptCount(GET)).isEqualTo(2);
     assertThat(clock.pendingTaskCount()).isZero();
   }

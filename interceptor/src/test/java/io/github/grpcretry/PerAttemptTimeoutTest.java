@@ -93,7 +93,7 @@ class PerAttemptTimeoutTest {
     assertThat(status.getCode()).isEqualTo(Status.Code.NOT_FOUND);
     assertThat(status.getDescription())
         .startsWith(
-            "gone [grpc-retry: 1 attempt made; not retried because status NOT_FOUND is not"
+            "gone [grpc-retry: 1 attempt; not retried because status NOT_FOUND is not"
                 + " retryable; the per-attempt timeout (PT2S) of attempt 1 passed and it was kept"
                 + " running because the retry budget refused another attempt (the budget given to"
                 + " RetryInterceptor.Builder.retryBudget");
@@ -212,8 +212,8 @@ class PerAttemptTimeoutTest {
     assertThat(status.getCode()).isEqualTo(Status.Code.UNAVAILABLE);
     assertThat(status.getDescription())
         .isIn(
-            "first [grpc-retry: 2 attempts made; not retried because maxAttempts (2) reached]",
-            "second [grpc-retry: 2 attempts made; not retried because maxAttempts (2) reached]");
+            "first [grpc-retry: 2 attempts (UNAVAILABLE, UNAVAILABLE); not retried because maxAttempts (2) reached]",
+            "second [grpc-retry: 2 attempts (UNAVAILABLE, UNAVAILABLE); not retried because maxAttempts (2) reached]");
     assertThat(faults.attempts(GET))
         .extracting(attempt -> attempt.outcome().getCode())
         .containsExactly(Status.Code.UNAVAILABLE, Status.Code.UNAVAILABLE);

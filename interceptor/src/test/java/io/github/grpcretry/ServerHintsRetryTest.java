@@ -96,7 +96,7 @@ class ServerHintsRetryTest {
     Status status = failureOf(stub(policy(5).build()).getItem(get("a")));
     assertThat(status.getCode()).isEqualTo(Status.Code.UNAVAILABLE);
     assertThat(status.getDescription())
-        .contains("1 attempt made; not retried because the server asked not to retry");
+        .contains("1 attempt; not retried because the server asked not to retry");
     assertThat(faults.attemptCount(GET)).isEqualTo(1);
     assertThat(budget.outcomes()).containsExactly(Outcome.RETRYABLE_FAILURE);
   }

@@ -133,7 +133,7 @@ class UnaryRetryTest {
     StatusRuntimeException failure = awaitFailure(future);
     assertThat(failure.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
     assertThat(failure.getStatus().getDescription())
-        .isEqualTo("down [grpc-retry: 3 attempts made; not retried because maxAttempts (3) reached]");
+        .isEqualTo("down [grpc-retry: 3 attempts (UNAVAILABLE, UNAVAILABLE, UNAVAILABLE); not retried because maxAttempts (3) reached]");
     assertThat(failure.getTrailers().get(marker)).isEqualTo("1");
     assertThat(faults.attemptCount(GET)).isEqualTo(3);
     assertThat(clock.pendingTaskCount()).isZero();
@@ -147,7 +147,7 @@ class UnaryRetryTest {
     assertThat(failure.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
     assertThat(failure.getStatus().getDescription())
         .isEqualTo(
-            "bad id [grpc-retry: 1 attempt made; not retried because status INVALID_ARGUMENT is not"
+            "bad id [grpc-retry: 1 attempt; not retried because status INVALID_ARGUMENT is not"
                 + " retryable]");
     assertThat(faults.attemptCount(GET)).isEqualTo(1);
     assertThat(budget.outcomes()).containsExactly(Outcome.NON_RETRYABLE_FAILURE);
