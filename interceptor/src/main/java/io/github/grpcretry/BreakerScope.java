@@ -12,7 +12,8 @@ import org.jspecify.annotations.Nullable;
  * <p>Thread-safe.
  */
 final class BreakerScope {
-  static final BreakerScope NONE = new BreakerScope(null, null, Deadline.getSystemTicker(), () -> 0);
+  static final BreakerScope NONE =
+      new BreakerScope(null, null, Deadline.getSystemTicker(), () -> 0, null);
 
   private final @Nullable CircuitBreaker given;
   private final CircuitBreaker.@Nullable Factory factory;
@@ -20,6 +21,8 @@ final class BreakerScope {
   private final DoubleSupplier random;
   private final ConcurrentHashMap<String, CircuitBreaker> perTarget = new ConcurrentHashMap<>();
   private volatile @Nullable Target last;
+  /** Set when the interceptor has a listener: every breaker handed out is watched for it. */
+  private final @Nullable RetryListener listener;
 
   private record Target(String authority, CircuitBreaker breaker) {}
 
@@ -27,20 +30,34 @@ final class BreakerScope {
       @Nullable CircuitBreaker given,
       CircuitBreaker.@Nullable Factory factory,
       Deadline.Ticker ticker,
-      DoubleSupplier random) {
-    this.given = given;
+      DoubleSupplier random,
+      @Nullable RetryListener listener) {
+    this.listener = listener;
+    this.given =
+        given == null || listener == null
+            ? given
+            : new ObservedBreaker(given, "every target", listener);
     this.factory = factory;
     this.ticker = ticker;
     this.random = random;
   }
 
   static BreakerScope given(CircuitBreaker breaker) {
-    return new BreakerScope(breaker, null, Deadline.getSystemTicker(), () -> 0);
+    return new BreakerScope(breaker, null, Deadline.getSystemTicker(), () -> 0, null);
   }
 
   static BreakerScope perTarget(
       CircuitBreaker.Factory factory, Deadline.Ticker ticker, DoubleSupplier random) {
-    return new BreakerScope(null, factory, ticker, random);
+    return new BreakerScope(null, factory, ticker, random, null);
+  }
+
+  /** The same scope, with every breaker it hands out watched for {@code listener}. */
+  BreakerScope observedBy(@Nullable RetryListener listener) {
+    if (listener == null || (given == null && factory == null)) {
+      return this;
+    }
+    CircuitBreaker unwatched = given instanceof ObservedBreaker ? ((ObservedBreaker) given).watched() : given;
+    return new BreakerScope(unwatched, factory, ticker, random, listener);
   }
 
   /** The breaker of a call to {@code authority}, or null if the interceptor has none. */
@@ -62,12 +79,13 @@ final class BreakerScope {
     if (breaker == null) {
       throw new NullPointerException("the CircuitBreaker.Factory returned null for " + authority);
     }
-    return breaker;
+    return listener == null ? breaker : new ObservedBreaker(breaker, authority, listener);
   }
 
   /** The breaker of {@code authority} if there is one already, else null. */
   @Nullable CircuitBreaker existing(String authority) {
-    return given != null ? given : perTarget.get(authority);
+    CircuitBreaker breaker = given != null ? given : perTarget.get(authority);
+    return breaker instanceof ObservedBreaker ? ((ObservedBreaker) breaker).watched() : breaker;
   }
 
   @Override

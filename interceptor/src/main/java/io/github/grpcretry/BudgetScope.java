@@ -16,24 +16,41 @@ final class BudgetScope {
   private final @Nullable RetryBudgetRegistry registry;
   private final ConcurrentHashMap<String, RetryBudget> own = new ConcurrentHashMap<>();
   private volatile @Nullable Target last;
+  /** Set when the interceptor has a listener: every budget handed out is watched for it. */
+  private final @Nullable RetryListener listener;
 
   private record Target(String authority, RetryBudget budget) {}
 
-  private BudgetScope(@Nullable RetryBudget given, @Nullable RetryBudgetRegistry registry) {
-    this.given = given;
+  private BudgetScope(
+      @Nullable RetryBudget given,
+      @Nullable RetryBudgetRegistry registry,
+      @Nullable RetryListener listener) {
+    this.listener = listener;
+    this.given =
+        given == null || listener == null
+            ? given
+            : new ObservedBudget(given, "every target", listener);
     this.registry = registry;
   }
 
+  /** The same scope, with every budget it hands out watched for {@code listener}. */
+  BudgetScope observedBy(@Nullable RetryListener listener) {
+    if (listener == null) {
+      return this;
+    }
+    return new BudgetScope(given, registry, listener);
+  }
+
   static BudgetScope given(RetryBudget budget) {
-    return new BudgetScope(budget, null);
+    return new BudgetScope(budget, null, null);
   }
 
   static BudgetScope registry(RetryBudgetRegistry registry) {
-    return new BudgetScope(null, registry);
+    return new BudgetScope(null, registry, null);
   }
 
   static BudgetScope perInterceptor() {
-    return new BudgetScope(null, null);
+    return new BudgetScope(null, null, null);
   }
 
   /** The budget of a call to {@code authority}. */
@@ -42,13 +59,29 @@ final class BudgetScope {
       return given;
     }
     if (registry != null) {
-      return registry.budgetFor(authority);
+      RetryBudget shared = registry.budgetFor(authority);
+      if (listener == null) {
+        return shared;
+      }
+      // The registry may have replaced an expired budget: watch the one it hands out now.
+      RetryBudget watched = own.get(authority);
+      if (watched == null || ((ObservedBudget) watched).watches() != shared) {
+        watched = new ObservedBudget(shared, authority, listener);
+        own.put(authority, watched);
+      }
+      return watched;
     }
     Target target = last;
     if (target != null && target.authority().equals(authority)) {
       return target.budget();
     }
-    RetryBudget budget = own.computeIfAbsent(authority, a -> TokenBucketBudget.create());
+    RetryBudget budget =
+        own.computeIfAbsent(
+            authority,
+            a ->
+                listener == null
+                    ? TokenBucketBudget.create()
+                    : new ObservedBudget(TokenBucketBudget.create(), a, listener));
     last = new Target(authority, budget);
     return budget;
   }

@@ -2,6 +2,7 @@ package io.github.grpcretry;
 
 import io.grpc.Deadline;
 import io.grpc.Metadata;
+import org.jspecify.annotations.Nullable;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.function.DoubleSupplier;
 
@@ -22,6 +23,8 @@ final class CallRuntime {
   final BufferMeter buffers;
   final BudgetScope budgets;
   final BreakerScope breakers;
+  /** The interceptor's listeners as one, or null when it has none. */
+  final @Nullable RetryListener listener;
   /** The header of idempotency keys. */
   final Metadata.Key<String> idempotencyKeyHeader;
 
@@ -33,6 +36,7 @@ final class CallRuntime {
       BufferMeter buffers,
       BudgetScope budgets,
       BreakerScope breakers,
+      @Nullable RetryListener listener,
       Metadata.Key<String> idempotencyKeyHeader) {
     this.scheduler = scheduler;
     this.ticker = ticker;
@@ -41,6 +45,7 @@ final class CallRuntime {
     this.buffers = buffers;
     this.budgets = budgets;
     this.breakers = breakers;
+    this.listener = listener;
     this.idempotencyKeyHeader = idempotencyKeyHeader;
   }
 }

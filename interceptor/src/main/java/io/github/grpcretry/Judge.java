@@ -103,7 +103,7 @@ final class Judge {
           return timedOutAnswered(c);
         case OVERFLOW_COMMITTED_FAILED:
           classifyAndRecord(c);
-          return Verdict.stop(c.status(), c.stopReason());
+          return Verdict.stop(c.status(), c.stopReason(), RetryListener.Refusal.BUFFER_LIMIT);
         case TIMER:
           return timer(c);
         case CLOSED:
@@ -154,39 +154,44 @@ final class Judge {
     long now = runtime.ticker.nanoTime();
     if (c.context().isCancelled()) {
       // Cancelled by the caller's Context: the attempt's status says so.
-      return Verdict.stop(c.status(), null);
+      return Verdict.stop(c.status(), null, null);
     }
     if (deadlineHit(c, now)) {
       UserCode.recordOutcome(c.budget(), c.attemptNumber(), RetryBudget.Outcome.NON_RETRYABLE_FAILURE);
-      return Verdict.stop(c.status(), "the call's deadline was exceeded");
+      return Verdict.stop(c.status(), "the call's deadline was exceeded", RetryListener.Refusal.DEADLINE);
     }
     long hint = ServerHints.retryDelayNanos(c.status(), c.trailers());
     boolean retryable = classifyAndRecord(c, hint);
     if (!retryable) {
-      return Verdict.stop(c.status(), "status " + c.status().getCode() + " is not retryable");
+      return Verdict.stop(
+          c.status(), "status " + c.status().getCode() + " is not retryable", RetryListener.Refusal.NOT_RETRYABLE);
     }
     if (hint == ServerHints.DO_NOT_RETRY) {
       return Verdict.giveUpForOverload(
-          c.status(), "the server asked not to retry (grpc-retry-pushback-ms)", "pushback");
+          c.status(),
+          "the server asked not to retry (grpc-retry-pushback-ms)",
+          "pushback",
+          RetryListener.Refusal.SERVER_PUSHBACK);
     }
     RetryPolicy policy = retry;
     if (c.attemptsMade() >= policy.maxAttempts()) {
-      return Verdict.giveUp(c.status(), "maxAttempts (" + policy.maxAttempts() + ") reached");
+      return Verdict.giveUp(
+          c.status(), "maxAttempts (" + policy.maxAttempts() + ") reached", RetryListener.Refusal.MAX_ATTEMPTS);
     }
     if (c.stopReason() != null) {
-      return Verdict.giveUp(c.status(), c.stopReason());
+      return Verdict.giveUp(c.status(), c.stopReason(), RetryListener.Refusal.BUFFER_LIMIT);
     }
     long delay = hint >= 0 ? hint : backoff(c);
     String late = tooLate(c, now, delay);
     if (late != null) {
-      return Verdict.giveUp(c.status(), late);
+      return Verdict.giveUp(c.status(), late, RetryListener.Refusal.DEADLINE);
     }
     if (!permitted(c)) {
-      return Verdict.giveUpForOverload(c.status(), BREAKER_REFUSED, "breaker");
+      return Verdict.giveUpForOverload(c.status(), BREAKER_REFUSED, "breaker", RetryListener.Refusal.BREAKER);
     }
     if (!UserCode.tryAcquire(c.budget(), RetryBudget.AttemptKind.RETRY)) {
       release(c);
-      return Verdict.giveUpForOverload(c.status(), BUDGET_REFUSED, "budget");
+      return Verdict.giveUpForOverload(c.status(), BUDGET_REFUSED, "budget", RetryListener.Refusal.BUDGET);
     }
     return Verdict.retry(delay, hint >= 0, c.breaker() != null);
   }
@@ -205,26 +210,27 @@ final class Judge {
             c.status(), new Metadata(), method, this.policy, c.attemptNumber(), true);
     if (UserCode.classify(runtime.classifier, failure) != StatusClassifier.Category.RETRYABLE) {
       return Verdict.keep(
-          "a timed-out attempt is retried only for idempotent or side-effect-free methods");
+          "a timed-out attempt is retried only for idempotent or side-effect-free methods",
+          RetryListener.Refusal.NOT_RETRYABLE);
     }
     if (c.attemptsMade() >= policy.maxAttempts()) {
-      return Verdict.keep("maxAttempts (" + policy.maxAttempts() + ") reached");
+      return Verdict.keep("maxAttempts (" + policy.maxAttempts() + ") reached", RetryListener.Refusal.MAX_ATTEMPTS);
     }
     if (c.stopReason() != null) {
-      return Verdict.keep(c.stopReason());
+      return Verdict.keep(c.stopReason(), RetryListener.Refusal.BUFFER_LIMIT);
     }
     long now = runtime.ticker.nanoTime();
     long delay = backoff(c);
     String late = tooLate(c, now, delay);
     if (late != null) {
-      return Verdict.keep(late);
+      return Verdict.keep(late, RetryListener.Refusal.DEADLINE);
     }
     if (!permitted(c)) {
-      return Verdict.keepForOverload(BREAKER_REFUSED, "breaker");
+      return Verdict.keepForOverload(BREAKER_REFUSED, "breaker", RetryListener.Refusal.BREAKER);
     }
     if (!UserCode.tryAcquire(c.budget(), RetryBudget.AttemptKind.AFTER_TIMEOUT)) {
       release(c);
-      return Verdict.keepForOverload(BUDGET_REFUSED, "budget");
+      return Verdict.keepForOverload(BUDGET_REFUSED, "budget", RetryListener.Refusal.BUDGET);
     }
     return Verdict.replace(delay, c.breaker() != null);
   }
@@ -242,7 +248,8 @@ final class Judge {
     AttemptFailure failure =
         new AttemptFailure(c.status(), c.trailers(), method, policy, c.attemptNumber(), false);
     if (UserCode.classify(runtime.classifier, failure) != StatusClassifier.Category.RETRYABLE) {
-      return Verdict.stop(c.status(), "status " + c.status().getCode() + " is not retryable");
+      return Verdict.stop(
+          c.status(), "status " + c.status().getCode() + " is not retryable", RetryListener.Refusal.NOT_RETRYABLE);
     }
     return Verdict.NOTHING;
   }
@@ -250,19 +257,22 @@ final class Judge {
   private Verdict hedgeClosed(Case c) {
     long now = runtime.ticker.nanoTime();
     if (c.context().isCancelled()) {
-      return Verdict.stop(c.status(), null);
+      return Verdict.stop(c.status(), null, null);
     }
     if (deadlineHit(c, now)) {
       UserCode.recordOutcome(c.budget(), c.attemptNumber(), RetryBudget.Outcome.NON_RETRYABLE_FAILURE);
-      return Verdict.stop(c.status(), "the call's deadline was exceeded");
+      return Verdict.stop(c.status(), "the call's deadline was exceeded", RetryListener.Refusal.DEADLINE);
     }
     long hint = ServerHints.retryDelayNanos(c.status(), c.trailers());
     if (!classifyAndRecord(c, hint)) {
       return Verdict.stop(
-          c.status(), "status " + c.status().getCode() + " is fatal (not in nonFatalStatusCodes)");
+          c.status(),
+          "status " + c.status().getCode() + " is fatal (not in nonFatalStatusCodes)",
+          RetryListener.Refusal.NOT_RETRYABLE);
     }
     if (hint == ServerHints.DO_NOT_RETRY) {
-      return Verdict.noMoreHedges("the server asked not to retry (grpc-retry-pushback-ms)", "pushback");
+      return Verdict.noMoreHedges(
+          "the server asked not to retry (grpc-retry-pushback-ms)", "pushback", RetryListener.Refusal.SERVER_PUSHBACK);
     }
     return hint >= 0 ? Verdict.hedgeAfter(hint) : Verdict.HEDGE_NOW;
   }

@@ -123,6 +123,13 @@ public final class RetryInterceptor implements ClientInterceptor {
     } else {
       budgets = BudgetScope.perInterceptor();
     }
+    RetryListener listener = b.listeners.isEmpty() ? null : Listeners.combine(b.listeners);
+    BreakerScope breakers =
+        b.breaker != null
+            ? BreakerScope.given(b.breaker)
+            : b.breakerFactory != null
+                ? BreakerScope.perTarget(b.breakerFactory, b.ticker, b.random)
+                : BreakerScope.NONE;
     this.runtime =
         new CallRuntime(
             b.scheduler != null ? b.scheduler : DefaultScheduler.get(),
@@ -130,12 +137,9 @@ public final class RetryInterceptor implements ClientInterceptor {
             b.random,
             b.classifier,
             new BufferMeter(b.perCallBufferLimit, b.totalBufferLimit),
-            budgets,
-            b.breaker != null
-                ? BreakerScope.given(b.breaker)
-                : b.breakerFactory != null
-                    ? BreakerScope.perTarget(b.breakerFactory, b.ticker, b.random)
-                    : BreakerScope.NONE,
+            budgets.observedBy(listener),
+            breakers.observedBy(listener),
+            listener,
             Metadata.Key.of(b.idempotencyKeyHeader, Metadata.ASCII_STRING_MARSHALLER));
   }
 
@@ -268,6 +272,7 @@ public final class RetryInterceptor implements ClientInterceptor {
     private String idempotencyKeyHeader = DEFAULT_IDEMPOTENCY_KEY_HEADER;
     private @Nullable CircuitBreaker breaker;
     private CircuitBreaker.@Nullable Factory breakerFactory;
+    private final java.util.List<RetryListener> listeners = new java.util.ArrayList<>();
 
     private Builder() {}
 
@@ -502,6 +507,16 @@ public final class RetryInterceptor implements ClientInterceptor {
         throw new IllegalArgumentException("totalBufferLimit must be >= 0: " + bytes);
       }
       this.totalBufferLimit = bytes;
+      return this;
+    }
+
+    /**
+     * Adds a listener of what the interceptor does (attempts, commits, refusals, closes; budgets
+     * and breakers per target); several may be added and each hears every event, in the order
+     * they were added. With none, no event is made at all.
+     */
+    public Builder addListener(RetryListener listener) {
+      listeners.add(Objects.requireNonNull(listener, "listener"));
       return this;
     }
 

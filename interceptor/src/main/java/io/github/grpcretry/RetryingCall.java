@@ -104,6 +104,7 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   private static final int FX_WATCH = 8;
   private static final int FX_HEDGE = 16;
   private static final int FX_BREAKER = 32;
+  private static final int FX_EVENTS = 64;
 
   // What the pump sends to its attempt in one batch, in this order.
   private static final int W_START = 1;
@@ -123,6 +124,8 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   private final Channel next;
   private final RetryBudget budget;
   private final @Nullable CircuitBreaker breaker;
+  /** What the listener hears of this call; null when the interceptor has no listener. */
+  private final @Nullable CallObserver observer;
   /** The outbound log; private to the call, so it is also the call's lock. */
   private final OutboundLog log = new OutboundLog();
 
@@ -194,6 +197,10 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     int breakerReleases;
     /** The armed timer's attempt holds a permission of the breaker (a retry, not a hedge). */
     boolean timerHoldsPermit;
+    /** For listeners: what the next attempt will be and what it waited for. */
+    RetryListener.AttemptKind nextKind = RetryListener.AttemptKind.RETRY;
+    long nextDelayNanos;
+    RetryListener.DelaySource nextSource = RetryListener.DelaySource.NONE;
     /** How the attempts that failed ended, in the order they did, for the final status. */
     final ArrayList<String> history = new ArrayList<>(4);
   }
@@ -211,6 +218,12 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     this.next = next;
     this.budget = budget;
     this.breaker = breaker;
+    RetryListener listener = plan.runtime.listener;
+    this.observer =
+        listener == null
+            ? null
+            : new CallObserver(
+                listener, method.getFullMethodName(), next.authority(), plan.runtime.ticker);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -246,6 +259,9 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
           phase = Phase.CLOSING;
           closeStatus = refused;
           closeTrailers = withMarker(new Metadata(), "breaker");
+          if (observer != null) {
+            observer.refused(0, RetryListener.Refusal.BREAKER, refused.getDescription());
+          }
           fx = effects(Caller.APPLICATION);
         } else {
           fixDeadline(ctx);
@@ -451,7 +467,7 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
         case COMMITTED:
           Attempt<ReqT, RespT> bound = winner;
           if (bound.stage == Stage.PENDING) {
-            closeAttempt(bound);
+            closeAttempt(bound, status);
             beginClose(status, new Metadata(), status);
           } else {
             // The winner's own close, whatever it is, ends the call: what a plain call would do.
@@ -542,7 +558,7 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
                 judging(attempt, Judge.Mode.OVERFLOW_COMMITTED_FAILED, status, trailers, retrying.commitNote);
             break;
           }
-          closeAttempt(attempt);
+          closeAttempt(attempt, status);
           if (attempt == winner) {
             beginClose(winnerStatus(attempt, status), trailers, null);
           }
@@ -550,7 +566,7 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
         case ATTEMPTING:
         case BACKOFF:
           if (attempt.fate == Fate.ABANDONED) {
-            closeAttempt(attempt);
+            closeAttempt(attempt, status);
             settle();
             break;
           }
@@ -572,7 +588,7 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
           judged = judging(attempt, mode, status, trailers, r.bufferLimitReason);
           break;
         default:
-          closeAttempt(attempt);
+          closeAttempt(attempt, status);
           break;
       }
       if (judged == null) {
@@ -636,7 +652,7 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       Attempt<ReqT, RespT> attempt, Verdict verdict, Status status, Metadata trailers) {
     int fx = 0;
     synchronized (log) {
-      closeAttempt(attempt);
+      closeAttempt(attempt, status);
       boolean open = phase == Phase.ATTEMPTING || phase == Phase.BACKOFF;
       boolean decides = open || (phase == Phase.COMMITTED && winner == attempt);
       Retrying r = retrying();
@@ -660,10 +676,14 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
           break;
         case STOP:
           if (decides) {
+            refused(verdict.refusal(), reasonOf(verdict));
             beginClose(decorate(verdict), withMarker(trailers, verdict.overload()), null);
           }
           break;
         case GIVE_UP:
+          if (decides) {
+            refused(verdict.refusal(), reasonOf(verdict));
+          }
           if (open && (stillContending() || r.timerGeneration != 0)) {
             // Another attempt is in flight or due (a hedge on a per-attempt timeout): it may win.
             r.givenUp = reasonOf(verdict);
@@ -681,6 +701,14 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
               beginClose(giveUpStatus(status, r.bufferLimitReason), trailers, null);
             } else {
               startOver(r, verdict);
+              planNext(
+                  RetryListener.AttemptKind.RETRY,
+                  verdict.delayNanos(),
+                  !verdict.serverDelay()
+                      ? RetryListener.DelaySource.BACKOFF
+                      : trailers.containsKey(ServerHints.PUSHBACK_KEY)
+                          ? RetryListener.DelaySource.PUSHBACK
+                          : RetryListener.DelaySource.RETRY_INFO);
               if (verdict.delayNanos() == 0) {
                 newAttempt();
               } else {
@@ -693,6 +721,7 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
         case HEDGE_NOW:
           if (open && hedgeAllowed()) {
             cancelNextAttemptTimer();
+            planNext(RetryListener.AttemptKind.HEDGE, 0, RetryListener.DelaySource.NONE);
             fx |= reserveHedge();
           }
           break;
@@ -700,12 +729,19 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
           if (open && hedgeAllowed()) {
             cancelNextAttemptTimer();
             if (fitsDeadline(verdict.delayNanos())) {
+              planNext(
+                  RetryListener.AttemptKind.HEDGE,
+                  verdict.delayNanos(),
+                  trailers.containsKey(ServerHints.PUSHBACK_KEY)
+                      ? RetryListener.DelaySource.PUSHBACK
+                      : RetryListener.DelaySource.RETRY_INFO);
               armNextAttempt(verdict.delayNanos());
             }
           }
           break;
         case NO_MORE_HEDGES:
           if (open && r.noMoreHedges == null) {
+            refused(verdict.refusal(), reasonOf(verdict));
             r.noMoreHedges = verdict.reason();
             r.noMoreHedgesOverload = verdict.overload();
             cancelNextAttemptTimer();
@@ -777,6 +813,12 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
               r.history.add("DEADLINE_EXCEEDED after per-attempt timeout");
             }
             startOver(r, verdict);
+            planNext(
+                plan.retry.hedgeOnPerAttemptTimeout()
+                    ? RetryListener.AttemptKind.HEDGE
+                    : RetryListener.AttemptKind.RETRY,
+                verdict.delayNanos(),
+                RetryListener.DelaySource.BACKOFF);
             if (verdict.delayNanos() == 0) {
               newAttempt();
             } else {
@@ -786,6 +828,7 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
             settle();
             break;
           case KEEP:
+            refused(verdict.refusal(), "its per-attempt timeout passed and " + reasonOf(verdict));
             r.keptNote =
                 "the per-attempt timeout ("
                     + Duration.ofNanos(plan.perAttemptTimeoutNanos)
@@ -973,9 +1016,14 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       return 0;
     }
     if (hedging.hedgingDelayNanos == 0) {
+      planNext(RetryListener.AttemptKind.HEDGE, 0, RetryListener.DelaySource.NONE);
       return reserveHedge();
     }
     if (fitsDeadline(hedging.hedgingDelayNanos)) {
+      planNext(
+          RetryListener.AttemptKind.HEDGE,
+          hedging.hedgingDelayNanos,
+          RetryListener.DelaySource.HEDGING_DELAY);
       armNextAttempt(hedging.hedgingDelayNanos);
     }
     return 0;
@@ -1031,11 +1079,13 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
             if (r.noMoreHedges == null) {
               r.noMoreHedges = breakerRefused();
               r.noMoreHedgesOverload = "breaker";
+              refused(RetryListener.Refusal.BREAKER, r.noMoreHedges);
             }
           } else if (!granted) {
             if (r.noMoreHedges == null) {
               r.noMoreHedges = budgetRefused();
               r.noMoreHedgesOverload = "budget";
+              refused(RetryListener.Refusal.BUDGET, r.noMoreHedges);
             }
           } else if (r.bufferLimitReason == null && r.noMoreHedges == null) {
             newAttempt();
@@ -1072,6 +1122,15 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
 
   private void newAttempt() {
     Attempt<ReqT, RespT> attempt = new Attempt<>(this, ++attemptsMade);
+    if (observer != null) {
+      Retrying r = retrying;
+      if (attempt.number == 1) {
+        observer.attemptStarted(1, RetryListener.AttemptKind.FIRST, 0, RetryListener.DelaySource.NONE);
+      } else {
+        observer.attemptStarted(attempt.number, r.nextKind, r.nextDelayNanos, r.nextSource);
+        planNext(plan.hedging != null ? RetryListener.AttemptKind.HEDGE : RetryListener.AttemptKind.RETRY, 0, RetryListener.DelaySource.NONE);
+      }
+    }
     // Every attempt is created on a permission of the breaker, if there is one.
     attempt.breakerOwed = breaker != null;
     if (attempts == null) {
@@ -1085,10 +1144,30 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     }
   }
 
+  /** For listeners: what the next attempt will be and what it waits for (under lock). */
+  private void planNext(RetryListener.AttemptKind kind, long delayNanos, RetryListener.DelaySource source) {
+    if (observer != null) {
+      Retrying r = retrying();
+      r.nextKind = kind;
+      r.nextDelayNanos = delayNanos;
+      r.nextSource = source;
+    }
+  }
+
+  /** For listeners: no further attempt, for {@code reason} (under lock). */
+  private void refused(RetryListener.@Nullable Refusal reason, String description) {
+    if (observer != null && reason != null) {
+      observer.refused(attemptsMade, reason, description);
+    }
+  }
+
   /** Commits the call to {@code attempt}: the others are abandoned, recording stops. */
   private void commitTo(Attempt<ReqT, RespT> attempt, @Nullable String note) {
     phase = Phase.COMMITTED;
     winner = attempt;
+    if (observer != null) {
+      observer.committed(attempt.number);
+    }
     if (note != null) {
       retrying().commitNote = note;
     }
@@ -1115,6 +1194,8 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       Status.CANCELLED.withDescription("grpc-retry: another attempt won");
   private static final Status CALL_ENDED =
       Status.CANCELLED.withDescription("grpc-retry: the call ended");
+  private static final Status NEVER_SENT =
+      Status.CANCELLED.withDescription("grpc-retry: the attempt was never sent");
 
   /** Gives up on an attempt: its callbacks are dropped and it is cancelled and drained. */
   private void abandon(Attempt<ReqT, RespT> attempt, Status with) {
@@ -1124,13 +1205,22 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     attempt.fate = Fate.ABANDONED;
     cancelTimer(attempt);
     if (attempt.stage == Stage.PENDING) {
-      closeAttempt(attempt); // Never started: nothing else would close it.
+      closeAttempt(attempt, NEVER_SENT); // Never started: nothing else would close it.
     } else if (attempt.stage == Stage.REPLAYING || attempt.stage == Stage.LIVE) {
       attempt.orderCancel(with);
     }
   }
 
-  private void closeAttempt(Attempt<ReqT, RespT> attempt) {
+  private void closeAttempt(Attempt<ReqT, RespT> attempt, Status status) {
+    if (observer != null) {
+      String abandoned =
+          attempt.fate == Fate.TIMED_OUT
+              ? "its per-attempt timeout passed"
+              : attempt.fate == Fate.ABANDONED && attempt.cancelWith != null
+                  ? attempt.cancelWith.getDescription()
+                  : attempt.fate == Fate.ABANDONED ? "the call ended" : null;
+      observer.attemptEnded(attempt.number, status, abandoned);
+    }
     attempt.stage = Stage.CLOSED;
     cancelTimer(attempt);
     if (attempt.breakerOwed) {
@@ -1193,6 +1283,9 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     }
     if (r.timerGeneration != 0) {
       phase = Phase.BACKOFF;
+      if (observer != null) {
+        observer.idle();
+      }
       return;
     }
     Metadata trailers = lastTrailersOrEmpty();
@@ -1250,6 +1343,7 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     releaseRecording();
     Retrying r = retrying();
     r.bufferLimitReason = reason;
+    refused(RetryListener.Refusal.BUFFER_LIMIT, reason);
     cancelNextAttemptTimer();
     for (Attempt<ReqT, RespT> a = attempts; a != null; a = a.next) {
       if (a.fate == Fate.CONTENDING && a.cancel == CancelOrder.NONE && a.stage != Stage.JUDGING) {
@@ -1285,6 +1379,9 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       if (attemptsMade > 1) {
         closeTrailers.put(RetryInterceptor.ATTEMPTS_TRAILER, Integer.toString(attemptsMade));
       }
+      if (observer != null) {
+        observer.closed(closeStatus, attemptsMade);
+      }
       if (caller == Caller.CALLBACK || attemptOptions.getExecutor() == null) {
         // Delivered on this thread: claim the listener now, or leave it to the thread inside.
         if (delivering) {
@@ -1304,6 +1401,9 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     if (r != null && r.breakerReleases > 0) {
       fx |= FX_BREAKER;
     }
+    if (observer != null && observer.hasPending()) {
+      fx |= FX_EVENTS;
+    }
     if (phase == Phase.BACKOFF
         && r != null
         && r.contextListener == null
@@ -1319,6 +1419,9 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   private void runEffects(int fx, Caller caller) {
     if (fx == 0) {
       return;
+    }
+    if ((fx & FX_EVENTS) != 0) {
+      observer.flush(log);
     }
     if ((fx & FX_WATCH) != 0) {
       watchContext();
@@ -1609,7 +1712,7 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     int fx;
     synchronized (log) {
       if (attempt.stage != Stage.CLOSED) {
-        closeAttempt(attempt);
+        closeAttempt(attempt, status);
       }
       if (phase != Phase.CLOSING && phase != Phase.CLOSED) {
         beginClose(status, new Metadata(), status);

@@ -18,6 +18,8 @@ import org.jspecify.annotations.Nullable;
  * @param serverDelay whether the server chose the delay, which starts the backoff over
  * @param permit whether the verdict holds a permission of the circuit breaker for the attempt it
  *     starts ({@link Kind#RETRY}, {@link Kind#REPLACE}), to be given back if none starts
+ * @param refusal why no further attempt is made, for listeners; null when one is, or when the
+ *     call ends for a reason that is no refusal (the caller's Context, failed user code)
  */
 record Verdict(
     Kind kind,
@@ -26,7 +28,8 @@ record Verdict(
     @Nullable String overload,
     long delayNanos,
     boolean serverDelay,
-    boolean permit) {
+    boolean permit,
+    RetryListener.@Nullable Refusal refusal) {
 
   enum Kind {
     /** The attempt ended OK before the call was committed: commit to it and end the call. */
@@ -59,47 +62,51 @@ record Verdict(
     NOTHING
   }
 
-  static final Verdict SUCCEED = new Verdict(Kind.SUCCEED, null, null, null, 0, false, false);
-  static final Verdict NOTHING = new Verdict(Kind.NOTHING, null, null, null, 0, false, false);
-  static final Verdict HEDGE_NOW = new Verdict(Kind.HEDGE_NOW, null, null, null, 0, false, false);
+  static final Verdict SUCCEED = new Verdict(Kind.SUCCEED, null, null, null, 0, false, false, null);
+  static final Verdict NOTHING = new Verdict(Kind.NOTHING, null, null, null, 0, false, false, null);
+  static final Verdict HEDGE_NOW = new Verdict(Kind.HEDGE_NOW, null, null, null, 0, false, false, null);
 
-  static Verdict stop(Status status, @Nullable String reason) {
-    return new Verdict(Kind.STOP, status, reason, null, 0, false, false);
+  /** Ends the call; {@code reason} and {@code refusal} are null for a stop that is no refusal. */
+  static Verdict stop(
+      Status status, @Nullable String reason, RetryListener.@Nullable Refusal refusal) {
+    return new Verdict(Kind.STOP, status, reason, null, 0, false, false, refusal);
   }
 
-  static Verdict giveUp(Status status, String reason) {
-    return new Verdict(Kind.GIVE_UP, status, reason, null, 0, false, false);
+  static Verdict giveUp(Status status, String reason, RetryListener.Refusal refusal) {
+    return new Verdict(Kind.GIVE_UP, status, reason, null, 0, false, false, refusal);
   }
 
-  static Verdict giveUpForOverload(Status status, String reason, String overload) {
-    return new Verdict(Kind.GIVE_UP, status, reason, overload, 0, false, false);
+  static Verdict giveUpForOverload(
+      Status status, String reason, String overload, RetryListener.Refusal refusal) {
+    return new Verdict(Kind.GIVE_UP, status, reason, overload, 0, false, false, refusal);
   }
 
   static Verdict fail(Status status) {
-    return new Verdict(Kind.FAIL, status, null, null, 0, false, false);
+    return new Verdict(Kind.FAIL, status, null, null, 0, false, false, null);
   }
 
   static Verdict retry(long delayNanos, boolean serverDelay, boolean permit) {
-    return new Verdict(Kind.RETRY, null, null, null, delayNanos, serverDelay, permit);
+    return new Verdict(Kind.RETRY, null, null, null, delayNanos, serverDelay, permit, null);
   }
 
   static Verdict replace(long delayNanos, boolean permit) {
-    return new Verdict(Kind.REPLACE, null, null, null, delayNanos, false, permit);
+    return new Verdict(Kind.REPLACE, null, null, null, delayNanos, false, permit, null);
   }
 
-  static Verdict keep(String reason) {
-    return new Verdict(Kind.KEEP, null, reason, null, 0, false, false);
+  static Verdict keep(String reason, RetryListener.Refusal refusal) {
+    return new Verdict(Kind.KEEP, null, reason, null, 0, false, false, refusal);
   }
 
-  static Verdict keepForOverload(String reason, String overload) {
-    return new Verdict(Kind.KEEP, null, reason, overload, 0, false, false);
+  static Verdict keepForOverload(String reason, String overload, RetryListener.Refusal refusal) {
+    return new Verdict(Kind.KEEP, null, reason, overload, 0, false, false, refusal);
   }
 
   static Verdict hedgeAfter(long delayNanos) {
-    return new Verdict(Kind.HEDGE_AFTER, null, null, null, delayNanos, true, false);
+    return new Verdict(Kind.HEDGE_AFTER, null, null, null, delayNanos, true, false, null);
   }
 
-  static Verdict noMoreHedges(String reason, @Nullable String overload) {
-    return new Verdict(Kind.NO_MORE_HEDGES, null, reason, overload, 0, false, false);
+  static Verdict noMoreHedges(
+      String reason, @Nullable String overload, RetryListener.Refusal refusal) {
+    return new Verdict(Kind.NO_MORE_HEDGES, null, reason, overload, 0, false, false, refusal);
   }
 }
