@@ -1,6 +1,7 @@
 package io.github.grpcretry.idempotency;
 
 import io.github.grpcretry.demo.v1.CreateItemRequest;
+import io.github.grpcretry.demo.v1.GetItemRequest;
 import io.github.grpcretry.demo.v1.Item;
 import io.github.grpcretry.demo.v1.ItemServiceGrpc;
 import io.github.grpcretry.demo.v1.ListItemsRequest;
@@ -77,6 +78,12 @@ final class CountingItemService extends ItemServiceGrpc.ItemServiceImplBase {
     } else {
       answer(response, created);
     }
+  }
+
+  /** Answers at once and counts nothing: for warming a channel up. */
+  @Override
+  public void getItem(GetItemRequest request, StreamObserver<Item> response) {
+    answer(response, Item.newBuilder().setId(request.getId()).build());
   }
 
   @Override
