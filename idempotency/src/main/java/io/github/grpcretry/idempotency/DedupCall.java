@@ -401,6 +401,7 @@ final class DedupCall<ReqT, RespT> extends ServerCall.Listener<ReqT> {
     private final Outcomes.Recorder recorder;
     private final AtomicBoolean finished = new AtomicBoolean();
     private volatile boolean handlerClosed;
+    private volatile boolean callOver;
     private volatile @Nullable ScheduledFuture<?> graceTimer;
 
     OwnerCall(IdempotencyStore.Claim claim) {
@@ -417,13 +418,13 @@ final class DedupCall<ReqT, RespT> extends ServerCall.Listener<ReqT> {
     @Override
     public void sendHeaders(Metadata responseHeaders) {
       recorder.headers(responseHeaders); // read now: the transport changes the object it sends
-      super.sendHeaders(responseHeaders);
+      forward(() -> super.sendHeaders(responseHeaders));
     }
 
     @Override
     public void sendMessage(RespT message) {
       recorder.message(call.getMethodDescriptor().getResponseMarshaller(), message);
-      super.sendMessage(message);
+      forward(() -> super.sendMessage(message));
     }
 
     @Override
@@ -432,11 +433,30 @@ final class DedupCall<ReqT, RespT> extends ServerCall.Listener<ReqT> {
       byte[] outcome = config.stores(status.getCode()) ? recorder.close(status, trailers) : null;
       // Kept before the caller hears of it, so that a duplicate sent after the answer finds it.
       finish(outcome);
-      super.close(status, trailers);
+      forward(() -> super.close(status, trailers));
+    }
+
+    /**
+     * Passes a response on to the caller, unless the caller is gone: a handler that outlives its
+     * call (cancelled by a per-attempt timeout, say) still answers the duplicates waiting for it,
+     * and some transports refuse writes to a cancelled call.
+     */
+    private void forward(Runnable send) {
+      if (callOver) {
+        return;
+      }
+      try {
+        send.run();
+      } catch (RuntimeException e) {
+        if (!isCancelled()) {
+          throw e;
+        }
+      }
     }
 
     /** The call ended before the handler closed it: give the handler its grace period. */
     void callEnded() {
+      callOver = true;
       if (handlerClosed || finished.get()) {
         return;
       }

@@ -29,21 +29,23 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>Thread-safe.
  */
-final class CountingItemService extends ItemServiceGrpc.ItemServiceImplBase {
-  static final Metadata.Key<String> DETAIL =
+public final class CountingItemService extends ItemServiceGrpc.ItemServiceImplBase {
+  public static final Metadata.Key<String> DETAIL =
       Metadata.Key.of("order-detail", Metadata.ASCII_STRING_MARSHALLER);
 
-  final Map<String, AtomicInteger> executions = new ConcurrentHashMap<>();
-  final AtomicLong total = new AtomicLong();
-  volatile CompletableFuture<Void> gate = new CompletableFuture<>();
-  volatile long slowMillis = 100;
-  volatile ScheduledExecutorService timer;
+  private final Map<String, AtomicInteger> executions = new ConcurrentHashMap<>();
+  public final AtomicLong total = new AtomicLong();
+  public volatile CompletableFuture<Void> gate = new CompletableFuture<>();
+  public volatile long slowMillis = 100;
+  private final ScheduledExecutorService timer;
 
-  CountingItemService(ScheduledExecutorService timer) {
+  /** Creates a service whose slow answers run on {@code timer}. */
+  public CountingItemService(ScheduledExecutorService timer) {
     this.timer = timer;
   }
 
-  int executions(String value) {
+  /** Returns how many times requests with this item value (or list prefix) executed. */
+  public int executions(String value) {
     AtomicInteger count = executions.get(value);
     return count == null ? 0 : count.get();
   }

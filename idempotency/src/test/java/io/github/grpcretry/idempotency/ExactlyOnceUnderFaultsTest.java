@@ -2,37 +2,25 @@ package io.github.grpcretry.idempotency;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.github.grpcretry.RetryBudget;
 import io.github.grpcretry.RetryInterceptor;
-import io.github.grpcretry.RetryPolicy;
-import io.github.grpcretry.StatusClassifier;
-import io.github.grpcretry.demo.v1.CreateItemRequest;
-import io.github.grpcretry.demo.v1.Item;
 import io.github.grpcretry.demo.v1.ItemServiceGrpc;
 import io.github.grpcretry.testing.AttemptRecord;
 import io.github.grpcretry.testing.Fault;
 import io.github.grpcretry.testing.FaultInjector;
 import io.github.grpcretry.testing.GrpcServerExtension;
 import io.grpc.Channel;
-import io.grpc.ClientInterceptors;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.ServerInterceptors;
 import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
-import io.grpc.stub.StreamObserver;
 import java.net.InetSocketAddress;
 import java.time.Duration;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReferenceArray;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -45,7 +33,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * <p>Where each fault sits: {@code before} fails 10% of attempts before they reach the server half
  * (nothing executes; the retry executes). {@code lost} sits between the two and fails another
  * ~10% after the handler ran (the outcome is kept; the client sees UNAVAILABLE and its retry is
- * answered with the kept outcome). One call in 50 is slow in the handler itself, longer than the
+ * answered with the kept outcome). One call in 100 is slow in the handler itself, longer than the
  * per-attempt timeout: the client abandons the attempt and retries while the first execution still
  * runs, so the retry waits for it (and may time out waiting, and retry again, until the first
  * execution's outcome is kept). The figures leave room for a loaded 2-core machine: the test
@@ -53,7 +41,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * would create a second order.
  */
 class ExactlyOnceUnderFaultsTest {
-  private static final Duration PER_ATTEMPT = Duration.ofMillis(100);
+  private static final Duration PER_ATTEMPT = Duration.ofMillis(150);
 
   private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
   private final CountingItemService service = new CountingItemService(timer);
@@ -85,34 +73,6 @@ class ExactlyOnceUnderFaultsTest {
         .build();
   }
 
-  private static Channel client(Channel channel) {
-    RetryPolicy policy =
-        RetryPolicy.newBuilder()
-            .maxAttempts(10)
-            .initialBackoff(Duration.ofMillis(2))
-            .maxBackoff(Duration.ofMillis(20))
-            .backoffMultiplier(2)
-            .retryableStatusCodes(Status.Code.UNAVAILABLE)
-            .perAttemptTimeout(PER_ATTEMPT)
-            .timeout(Duration.ofSeconds(20))
-            .build();
-    // The client half is not on this branch: say here that a timed-out attempt of this keyed,
-    // non-idempotent method may be retried, because the server deduplicates.
-    StatusClassifier keyed =
-        failure ->
-            failure.attemptTimedOut()
-                ? StatusClassifier.Category.RETRYABLE
-                : StatusClassifier.defaultClassifier().classify(failure);
-    RetryInterceptor retry =
-        RetryInterceptor.newBuilder()
-            .defaultPolicy(policy)
-            .classifier(keyed)
-            .retryBudget(RetryBudget.unlimited())
-            .build();
-    // Keys above the retry interceptor: one key per logical call, the same on every attempt.
-    return ClientInterceptors.intercept(ClientInterceptors.intercept(channel, retry), new Keys());
-  }
-
   @Test
   void tenThousandCallsInProcessHaveExactlyOneSideEffectEach() throws Exception {
     // First added is outermost: before → lost → the server half → the service.
@@ -122,7 +82,7 @@ class ExactlyOnceUnderFaultsTest {
         .addServerInterceptor(dedup());
     ManagedChannel channel = grpc.newChannel(b -> b.directExecutor());
 
-    runAndCheck(client(channel), 10_000, 32);
+    runAndCheck(ExactlyOnceCheck.retryingKeyedClient(channel, PER_ATTEMPT), 10_000, 32);
   }
 
   @Test
@@ -144,61 +104,12 @@ class ExactlyOnceUnderFaultsTest {
 
     // Fewer calls at once than in process: on a shared 2-core machine a loopback call costs more,
     // and calls that wait on each other past the per-attempt timeout turn into a retry storm.
-    runAndCheck(client(channel), 1_000, 8);
+    runAndCheck(ExactlyOnceCheck.retryingKeyedClient(channel, PER_ATTEMPT), 1_000, 8);
   }
 
   private void runAndCheck(Channel channel, int calls, int concurrency)
       throws InterruptedException {
-    // Connect first (GetItem has no faults and no key): a connection still being set up would
-    // make the first attempts time out, which says nothing about the server half.
-    ItemServiceGrpc.newBlockingStub(channel)
-        .withDeadlineAfter(20, TimeUnit.SECONDS)
-        .getItem(io.github.grpcretry.demo.v1.GetItemRequest.getDefaultInstance());
-    ItemServiceGrpc.ItemServiceStub stub = ItemServiceGrpc.newStub(channel);
-    AtomicReferenceArray<Object> outcomes = new AtomicReferenceArray<>(calls);
-    Semaphore inFlight = new Semaphore(concurrency);
-    CountDownLatch done = new CountDownLatch(calls);
-    for (int i = 0; i < calls; i++) {
-      inFlight.acquire();
-      int call = i;
-      CreateItemRequest request =
-          CreateItemRequest.newBuilder()
-              .setItem(Item.newBuilder().setId(call % 50 == 0 ? "slow" : "a").setValue("call-" + call))
-              .build();
-      stub.createItem(
-          request,
-          new StreamObserver<>() {
-            @Override
-            public void onNext(Item item) {
-              outcomes.set(call, item);
-            }
-
-            @Override
-            public void onError(Throwable t) {
-              outcomes.set(call, Status.fromThrowable(t));
-              inFlight.release();
-              done.countDown();
-            }
-
-            @Override
-            public void onCompleted() {
-              inFlight.release();
-              done.countDown();
-            }
-          });
-    }
-    assertThat(done.await(60, TimeUnit.SECONDS)).as("all calls ended").isTrue();
-
-    Set<String> orderIds = new HashSet<>();
-    for (int i = 0; i < calls; i++) {
-      Object outcome = outcomes.get(i);
-      assertThat(outcome).as("call %d", i).isInstanceOf(Item.class);
-      Item item = (Item) outcome;
-      assertThat(item.getValue()).as("call %d got its own outcome", i).isEqualTo("call-" + i);
-      assertThat(orderIds.add(item.getId())).as("order %s answered once", item.getId()).isTrue();
-      assertThat(service.executions("call-" + i)).as("side effects of call %d", i).isEqualTo(1);
-    }
-    assertThat(service.total.get()).isEqualTo(calls);
+    ExactlyOnceCheck.run(channel, service, calls, concurrency);
 
     // The faults really happened, and the retries really met executions that had taken effect.
     List<AttemptRecord> attempts = before.attempts(ItemServiceGrpc.getCreateItemMethod());

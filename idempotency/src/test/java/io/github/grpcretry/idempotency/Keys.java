@@ -15,12 +15,13 @@ import java.util.concurrent.ThreadLocalRandom;
  * interceptor that gives each logical call one key in {@code idempotency-key}, so that every attempt
  * carries the same value. A call may bring its own key with {@code withOption(Keys.KEY, key)}.
  */
-final class Keys implements ClientInterceptor {
-  static final Metadata.Key<String> HEADER =
+public final class Keys implements ClientInterceptor {
+  public static final Metadata.Key<String> HEADER =
       Metadata.Key.of(IdempotencyInterceptor.DEFAULT_HEADER_NAME, Metadata.ASCII_STRING_MARSHALLER);
-  static final CallOptions.Key<String> KEY = CallOptions.Key.create("test-idempotency-key");
+  public static final CallOptions.Key<String> KEY = CallOptions.Key.create("test-idempotency-key");
 
-  static String newKey() {
+  /** Returns a new key: 32 lower-case hex characters, 128 random bits. */
+  public static String newKey() {
     byte[] bytes = new byte[16];
     ThreadLocalRandom.current().nextBytes(bytes);
     return HexFormat.of().formatHex(bytes);
