@@ -2,6 +2,7 @@ package io.github.grpcretry.idempotency;
 
 import io.grpc.Context;
 import io.grpc.ForwardingServerCall;
+import io.grpc.KnownLength;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.ServerCall;
@@ -331,7 +332,7 @@ final class DedupCall<ReqT, RespT> extends ServerCall.Listener<ReqT> {
         call.sendHeaders(decoded.headers != null ? decoded.headers : new Metadata());
       }
       for (byte[] message : decoded.messages) {
-        call.sendMessage(method.parseResponse(new ByteArrayInputStream(message)));
+        call.sendMessage(method.parseResponse(new KnownLengthBytes(message)));
       }
       Metadata trailers = decoded.trailers;
       trailers.put(IdempotencyInterceptor.REPLAYED_KEY, "true");
@@ -377,6 +378,13 @@ final class DedupCall<ReqT, RespT> extends ServerCall.Listener<ReqT> {
     } catch (RuntimeException e) {
       // Closed already (a race with the transport): nobody is left to tell.
       logger.log(Level.FINE, "could not close " + key, e);
+    }
+  }
+
+  /** Bytes whose length a marshaller can see: protobuf's then parses them without a copy. */
+  private static final class KnownLengthBytes extends ByteArrayInputStream implements KnownLength {
+    KnownLengthBytes(byte[] bytes) {
+      super(bytes);
     }
   }
 
