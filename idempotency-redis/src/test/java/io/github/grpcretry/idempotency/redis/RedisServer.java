@@ -38,12 +38,23 @@ final class RedisServer implements AutoCloseable {
    * @throws org.opentest4j.TestAbortedException when {@code redis-server} is missing
    */
   static RedisServer start() throws IOException, InterruptedException {
-    Path binary = find();
+    assumeInstalled();
+    return new RedisServer(find(), freePort());
+  }
+
+  /** Whether {@code redis-server} is on the PATH. */
+  static boolean installed() {
+    return find() != null;
+  }
+
+  /**
+   * Skips the calling test, saying why and how to install it, if {@code redis-server} is missing.
+   */
+  static void assumeInstalled() {
     Assumptions.assumeTrue(
-        binary != null,
+        installed(),
         "redis-server is not installed, so the tests of the Redis idempotency store are skipped;"
             + " install it with: " + INSTALL);
-    return new RedisServer(binary, freePort());
   }
 
   String uri() {
