@@ -58,8 +58,8 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Threading: a handler runs on the thread gRPC delivers the request on, as without this
  * interceptor, unless the request first had to wait (for another request, or for a store that
- * answers later): then it runs on the {@link Builder#executor}. Replays are sent from that executor
- * or from the thread that finished the request waited for.
+ * answers later): then it runs on the {@link Builder#executor}. A kept outcome found on arrival is
+ * replayed on gRPC's thread; one that a duplicate waited for, from the executor.
  *
  * <p>Thread-safe: one instance may serve any number of services and calls at once. Its
  * configuration is immutable; its state is in the store.
