@@ -2,6 +2,7 @@ package io.github.grpcretry.examples;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.github.grpcretry.examples.idempotency.IdempotencyClient;
 import io.github.grpcretry.examples.quickstart.QuickstartClient;
 import io.github.grpcretry.examples.serviceconfig.ServiceConfigClient;
 import io.github.grpcretry.examples.sharedbudget.SharedBudgetClient;
@@ -45,5 +46,17 @@ class ExamplesSmokeTest {
   void sharedBudget() throws Exception {
     String out = output(() -> SharedBudgetClient.main(new String[] {"30"}));
     assertThat(out).contains("one shared TokenBucketBudget").contains("shared budget afterwards");
+  }
+
+  @Test
+  void idempotency() throws Exception {
+    String out = output(() -> IdempotencyClient.main(new String[] {"40", "0.3"}));
+    assertThat(out).contains("retries, no keys").contains("retries, idempotency keys");
+    // With keys, one item per call, however many of its responses were lost.
+    String withKeys =
+        out.lines().filter(line -> line.startsWith("retries, idempotency keys")).findFirst()
+            .orElseThrow();
+    String[] columns = withKeys.trim().split(" +");
+    assertThat(columns[columns.length - 1]).isEqualTo("40");
   }
 }

@@ -139,7 +139,8 @@ public final class Fault {
    * afterwards (its later messages and its own close never reach the client and do not fail).
    *
    * <p>With {@code n == 0} the call is closed when the service first sends a message or closes the
-   * call, so the service has done its work but the client never learns the result: the "lost
+   * call, and its response headers are dropped too, so the service has done its work but the
+   * client never learns the result, not even that the call reached the service: the "lost
    * response" failure. If the service finishes before sending {@code n > 0} messages, its own close
    * goes through. An OK {@code status} cuts a stream short without an error.
    *

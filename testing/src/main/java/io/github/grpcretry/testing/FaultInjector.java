@@ -557,7 +557,9 @@ public final class FaultInjector implements ServerInterceptor {
 
     @Override
     public void sendHeaders(Metadata headers) {
-      if (!closed) {
+      // With limit 0 the whole response is lost, headers included: a client that saw headers
+      // would know the call reached the service, and a retrying client commits on them.
+      if (!closed && limit > 0) {
         super.sendHeaders(headers);
       }
     }

@@ -33,6 +33,7 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.protobuf.StatusProto;
+import io.grpc.stub.MetadataUtils;
 import io.grpc.stub.StreamObserver;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -40,6 +41,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -485,6 +487,21 @@ class FaultInjectorTest {
 
       assertThat(e.getStatus().getCode()).isEqualTo(Code.UNAVAILABLE);
       assertThat(blocking().getItem(get("item-1")).getValue()).isEqualTo("created");
+    }
+
+    @Test
+    void failAfterZeroMessagesLosesTheResponseHeadersToo() throws Exception {
+      faults.script(CREATE_ITEM).then(Fault.failAfterMessages(0, Status.UNAVAILABLE));
+      TestObserver<Item> responses = new TestObserver<>();
+      AtomicReference<Metadata> headers = new AtomicReference<>();
+      AtomicReference<Metadata> trailers = new AtomicReference<>();
+
+      ItemServiceGrpc.newStub(grpc.channel())
+          .withInterceptors(MetadataUtils.newCaptureMetadataInterceptor(headers, trailers))
+          .createItem(CreateItemRequest.newBuilder().setItem(item("", "created")).build(), responses);
+
+      assertThat(responses.awaitStatus().getCode()).isEqualTo(Code.UNAVAILABLE);
+      assertThat(headers.get()).isNull();
     }
 
     @Test
