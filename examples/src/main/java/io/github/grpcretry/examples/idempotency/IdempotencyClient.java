@@ -5,22 +5,16 @@ import io.github.grpcretry.RetryPolicy;
 import io.github.grpcretry.demo.v1.CreateItemRequest;
 import io.github.grpcretry.demo.v1.Item;
 import io.github.grpcretry.demo.v1.ItemServiceGrpc;
-import io.grpc.CallOptions;
 import io.grpc.Channel;
-import io.grpc.ClientCall;
 import io.grpc.ClientInterceptor;
 import io.grpc.ClientInterceptors;
-import io.grpc.ForwardingClientCall;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
-import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.MetadataUtils;
-import java.security.SecureRandom;
 import java.time.Duration;
-import java.util.HexFormat;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 
@@ -35,9 +29,6 @@ import java.util.concurrent.TimeUnit;
  * 0.3"}).
  */
 public final class IdempotencyClient {
-  static final Metadata.Key<String> IDEMPOTENCY_KEY =
-      Metadata.Key.of("idempotency-key", Metadata.ASCII_STRING_MARSHALLER);
-
   private IdempotencyClient() {}
 
   public static void main(String[] args) throws Exception {
@@ -56,48 +47,31 @@ public final class IdempotencyClient {
       ManagedChannel managedChannel =
           NettyChannelBuilder.forAddress("127.0.0.1", server.port()).usePlaintext().build();
       try {
-        RetryPolicy policy =
+        RetryPolicy.Builder policy =
             RetryPolicy.newBuilder()
                 .maxAttempts(5)
                 .initialBackoff(Duration.ofMillis(10))
                 .maxBackoff(Duration.ofMillis(100))
                 .backoffMultiplier(2.0)
                 .retryableStatusCodes(Status.Code.UNAVAILABLE)
-                .timeout(Duration.ofSeconds(5))
-                .build();
-        Channel retrying =
-            ClientInterceptors.intercept(
-                managedChannel,
-                RetryInterceptor.newBuilder().defaultPolicy(policy).build(),
-                bearer("alice"));
-        run("retries, no keys", retrying, calls, server);
-        // The key goes above the retry interceptor, so that every attempt carries the same one.
-        run("retries, idempotency keys", ClientInterceptors.intercept(retrying, keys()), calls, server);
+                .timeout(Duration.ofSeconds(5));
+        run("retries, no keys", retrying(managedChannel, policy.build()), calls, server);
+        // idempotencyKey(true): the interceptor sends one new key per call, the same on every
+        // attempt, in the idempotency-key header.
+        run(
+            "retries, idempotency keys",
+            retrying(managedChannel, policy.idempotencyKey(true).build()),
+            calls,
+            server);
       } finally {
         managedChannel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
       }
     }
   }
 
-  /** One new random key per call, in the {@code idempotency-key} request header. */
-  static ClientInterceptor keys() {
-    SecureRandom random = new SecureRandom();
-    return new ClientInterceptor() {
-      @Override
-      public <ReqT, RespT> ClientCall<ReqT, RespT> interceptCall(
-          MethodDescriptor<ReqT, RespT> method, CallOptions options, Channel next) {
-        byte[] bits = new byte[16];
-        random.nextBytes(bits);
-        String key = HexFormat.of().formatHex(bits);
-        return new ForwardingClientCall.SimpleForwardingClientCall<>(next.newCall(method, options)) {
-          @Override
-          public void start(Listener<RespT> listener, Metadata headers) {
-            headers.put(IDEMPOTENCY_KEY, key);
-            super.start(listener, headers);
-          }
-        };
-      }
-    };
+  private static Channel retrying(Channel channel, RetryPolicy policy) {
+    return ClientInterceptors.intercept(
+        channel, RetryInterceptor.newBuilder().defaultPolicy(policy).build(), bearer("alice"));
   }
 
   private static ClientInterceptor bearer(String user) {
