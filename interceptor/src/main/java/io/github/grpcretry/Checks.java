@@ -6,22 +6,49 @@ import java.util.Collection;
 import java.util.EnumSet;
 import java.util.Objects;
 
-/** Argument checks shared by the builders, so that every message follows one pattern. */
+/**
+ * Argument checks shared by the builders, so that every message follows one pattern. Each rule is
+ * written here or in the builder that enforces it, and nowhere else: the service config parser
+ * hands its values to the same builders and reports a {@link BrokenRule} at the JSON path.
+ */
 final class Checks {
   private Checks() {}
+
+  /**
+   * An argument that breaks a rule. {@link #name} is the argument, which is also its key in a
+   * service config; {@link #rule} is the rule alone, which the parser reports at the JSON path.
+   */
+  static final class BrokenRule extends IllegalArgumentException {
+    final String name;
+    final String rule;
+
+    BrokenRule(String name, String rule, String message) {
+      super(message);
+      this.name = name;
+      this.rule = rule;
+    }
+  }
+
+  /** The rule {@code name} breaks with {@code value}: {@code "<name> <rule>: <value>"}. */
+  static BrokenRule broken(String name, String rule, Object value) {
+    return new BrokenRule(name, rule, name + " " + rule + ": " + value);
+  }
 
   /** Returns {@code value} in nanoseconds, or fails unless it is positive and fits in a long. */
   static long positiveNanos(String name, Duration value) {
     Objects.requireNonNull(value, name);
     if (value.isNegative() || value.isZero()) {
-      throw new IllegalArgumentException(name + " must be > 0: " + value);
+      throw broken(name, "must be > 0", value);
     }
-    try {
-      return value.toNanos();
-    } catch (ArithmeticException e) {
-      throw new IllegalArgumentException(
-          name + " must be at most " + Duration.ofNanos(Long.MAX_VALUE) + ": " + value, e);
+    return nanos(name, value);
+  }
+
+  /** Returns {@code value} (not negative) in nanoseconds, or fails unless it fits in a long. */
+  static long nanos(String name, Duration value) {
+    if (value.compareTo(Duration.ofNanos(Long.MAX_VALUE)) > 0) {
+      throw broken(name, "must be at most 9223372036.854775807s (about 292 years)", value);
     }
+    return value.toNanos();
   }
 
   /** A modifiable copy of {@code codes}; unlike {@link EnumSet#copyOf(Collection)}, empty is fine. */
@@ -42,7 +69,7 @@ final class Checks {
       set.add(Objects.requireNonNull(code, name + " element"));
     }
     if (set.contains(Status.Code.OK)) {
-      throw new IllegalArgumentException(name + " must not contain OK: " + set);
+      throw new BrokenRule(name, "must not be OK", name + " must not contain OK: " + set);
     }
     return set;
   }
@@ -50,7 +77,7 @@ final class Checks {
   /** Returns {@code maxAttempts}, or fails unless it counts at least the first attempt. */
   static int maxAttempts(int maxAttempts) {
     if (maxAttempts < 1) {
-      throw new IllegalArgumentException("maxAttempts must be >= 1: " + maxAttempts);
+      throw broken("maxAttempts", "must be >= 1", maxAttempts);
     }
     return maxAttempts;
   }

@@ -272,8 +272,7 @@ public final class RetryPolicy implements CallPolicy {
      */
     public Builder backoffMultiplier(double backoffMultiplier) {
       if (!(backoffMultiplier > 0) || Double.isInfinite(backoffMultiplier)) {
-        throw new IllegalArgumentException(
-            "backoffMultiplier must be a finite number > 0: " + backoffMultiplier);
+        throw Checks.broken("backoffMultiplier", "must be a finite number > 0", backoffMultiplier);
       }
       this.backoffMultiplier = backoffMultiplier;
       return this;
@@ -297,7 +296,9 @@ public final class RetryPolicy implements CallPolicy {
     public Builder retryableStatusCodes(Collection<Status.Code> codes) {
       EnumSet<Status.Code> set = Checks.statusCodes("retryableStatusCodes", codes);
       if (set.isEmpty()) {
-        throw new IllegalArgumentException(
+        throw new Checks.BrokenRule(
+            "retryableStatusCodes",
+            "must name at least one status code",
             "retryableStatusCodes must name at least one status code; to disable retries use"
                 + " maxAttempts(1)");
       }

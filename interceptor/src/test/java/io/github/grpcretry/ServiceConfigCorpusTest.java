@@ -72,6 +72,13 @@ class ServiceConfigCorpusTest {
         Arguments.of(
             "{\"methodConfig\": [], \"methodConfig\": []}",
             "methodConfig: must appear only once in its object, was []"),
+        Arguments.of(
+            "{\"methodConfig\": [{}, {\"name\": [{\"service\": \"a.B\","
+                + " \"service\": \"a.C\"}]}]}",
+            "methodConfig[1].name[0].service: must appear only once in its object, was \"a.C\""),
+        Arguments.of(
+            "{\"loadBalancingConfig\": [{\"x y\": {}, \"x y\": {\"z\": 1}}]}",
+            "loadBalancingConfig[0][\"x y\"]: must appear only once in its object, was {\"z\":1}"),
         // The document and its two parts.
         Arguments.of("[]", "$: must be a JSON object, was []"),
         Arguments.of("\"config\"", "$: must be a JSON object, was \"config\""),
@@ -179,7 +186,9 @@ class ServiceConfigCorpusTest {
             retryWith("maxBackoff", "\"0s\""), RP + ".maxBackoff: must be > 0, was \"0s\""),
         Arguments.of(
             retryWith("maxBackoff", "\"99999999999s\""),
-            RP + ".maxBackoff: must be at most \"9223372036.854775807s\", was \"99999999999s\""),
+            RP
+                + ".maxBackoff: must be at most 9223372036.854775807s (about 292 years), was"
+                + " \"99999999999s\""),
         Arguments.of(
             retryWith("maxBackoff", "\"999999999999s\""),
             RP
@@ -259,6 +268,14 @@ class ServiceConfigCorpusTest {
             retry(POLICY + ", \"jitter\": \"RANDOM\""),
             RP + ".jitter: must be one of A6, FULL, EQUAL, DECORRELATED, was \"RANDOM\""),
         Arguments.of(retry(POLICY + ", \"jitter\": 1"), RP + ".jitter: must be a string, was 1"),
+        Arguments.of(
+            retry(POLICY + ", \"perAttemptRecvTimeout\": \"1s\", \"hedgeOnPerAttemptTimeout\": 1"),
+            RP + ".hedgeOnPerAttemptTimeout: must be true or false, was 1"),
+        Arguments.of(
+            retry(POLICY + ", \"hedgeOnPerAttemptTimeout\": true"),
+            RP
+                + ".hedgeOnPerAttemptTimeout: needs a perAttemptRecvTimeout in the same retryPolicy,"
+                + " was true"),
         Arguments.of(
             retry(POLICY + ", \"idempotentRetryableStatusCodes\": [\"ok\"]"),
             RP + ".idempotentRetryableStatusCodes[0]: must not be OK, was \"ok\""),
