@@ -32,8 +32,9 @@ import org.jspecify.annotations.Nullable;
  * < initialBackoff} lowers {@code initialBackoff}, which gives A6's delays (grpc-java waits {@code
  * initialBackoff} once); code names are read in any case; {@code hedgingDelay} is optional, as in
  * A6. Stricter, after A6 or the builders: both policies in one entry (grpc-java then fails every
- * call); {@code timeout} or {@code perAttemptRecvTimeout} {@code <= 0}; empty {@code
- * retryableStatusCodes}; {@code maxTokens} not an integer up to 1000, {@code tokenRatio < 0.001}.
+ * call); {@code timeout} or {@code perAttemptRecvTimeout} {@code <= 0}; {@code backoffMultiplier
+ * < 1}; empty {@code retryableStatusCodes}; {@code maxTokens} not an integer up to 1000, {@code
+ * tokenRatio < 0.001}.
  *
  * <p>Thread-safe: the static methods share no mutable state.
  */
@@ -149,7 +150,11 @@ final class ServiceConfigParser {
   }
 
   private RetryPolicy retryPolicy(ConfigNode json, RetryPolicy.Builder builder) {
-    builder.maxAttempts(maxAttempts(json));
+    builder.maxAttempts(
+        maxAttempts(
+            json,
+            "a retryPolicy needs a retry; to turn retries off for these methods, leave"
+                + " retryPolicy out of the methodConfig entry"));
     Duration initialBackoff = json.get("initialBackoff").required().duration();
     Duration maxBackoff = json.get("maxBackoff").required().duration();
     builder.initialBackoff(initialBackoff).maxBackoff(maxBackoff);
@@ -178,19 +183,26 @@ final class ServiceConfigParser {
   }
 
   private HedgingPolicy hedgingPolicy(ConfigNode json, HedgingPolicy.Builder builder) {
-    builder.maxAttempts(maxAttempts(json));
+    builder.maxAttempts(
+        maxAttempts(
+            json,
+            "a hedgingPolicy needs a second attempt; to turn hedging off for these methods,"
+                + " leave hedgingPolicy out of the methodConfig entry"));
     json.get("hedgingDelay").ifPresent(delay -> builder.hedgingDelay(delay.duration()));
     json.get("nonFatalStatusCodes")
         .ifPresent(codes -> builder.nonFatalStatusCodes(codes.codes("nonFatalStatusCodes")));
     return builder.build();
   }
 
-  /** {@code maxAttempts}, checked as grpc-java checks it, then capped. */
-  private int maxAttempts(ConfigNode policy) {
+  /**
+   * {@code maxAttempts}, checked as grpc-java checks it, then capped. The builders take 1, which
+   * grpc-java refuses in a service config: keeping its rule keeps one document good for both.
+   */
+  private int maxAttempts(ConfigNode policy, String why) {
     ConfigNode node = policy.get("maxAttempts").required();
     int maxAttempts = node.int32();
     if (maxAttempts < 2) {
-      throw node.fail("must be >= 2");
+      throw node.fail("must be >= 2 (" + why + ")");
     }
     return Math.min(maxAttempts, maxAttemptsCap);
   }

@@ -25,6 +25,12 @@ class ServiceConfigCorpusTest {
       "\"maxAttempts\": 3, \"initialBackoff\": \"0.1s\", \"maxBackoff\": \"1s\","
           + " \"backoffMultiplier\": 2, \"retryableStatusCodes\": [\"UNAVAILABLE\"]";
   private static final String RP = "methodConfig[0].retryPolicy";
+  private static final String NEEDS_A_RETRY =
+      "must be >= 2 (a retryPolicy needs a retry; to turn retries off for these methods, leave"
+          + " retryPolicy out of the methodConfig entry)";
+  private static final String MULTIPLIER_RULE =
+      "must be a finite number >= 1 (below 1, each backoff would be shorter than the one before;"
+          + " 1 keeps it constant)";
 
   /** A config whose only entry, for every method, has this retryPolicy body. */
   private static String retry(String body) {
@@ -149,8 +155,10 @@ class ServiceConfigCorpusTest {
             retryWith("retryableStatusCodes", null),
             RP + ".retryableStatusCodes: is required, was missing"),
         // retryPolicy: maxAttempts.
-        Arguments.of(retryWith("maxAttempts", "1"), RP + ".maxAttempts: must be >= 2, was 1"),
-        Arguments.of(retryWith("maxAttempts", "-3"), RP + ".maxAttempts: must be >= 2, was -3"),
+        Arguments.of(
+            retryWith("maxAttempts", "1"), RP + ".maxAttempts: " + NEEDS_A_RETRY + ", was 1"),
+        Arguments.of(
+            retryWith("maxAttempts", "-3"), RP + ".maxAttempts: " + NEEDS_A_RETRY + ", was -3"),
         Arguments.of(
             retryWith("maxAttempts", "\"three\""),
             RP + ".maxAttempts: must be a 32-bit integer, was \"three\""),
@@ -197,16 +205,19 @@ class ServiceConfigCorpusTest {
         // retryPolicy: backoffMultiplier.
         Arguments.of(
             retryWith("backoffMultiplier", "0"),
-            RP + ".backoffMultiplier: must be a finite number > 0, was 0"),
+            RP + ".backoffMultiplier: " + MULTIPLIER_RULE + ", was 0"),
         Arguments.of(
             retryWith("backoffMultiplier", "-2"),
-            RP + ".backoffMultiplier: must be a finite number > 0, was -2"),
+            RP + ".backoffMultiplier: " + MULTIPLIER_RULE + ", was -2"),
+        Arguments.of(
+            retryWith("backoffMultiplier", "0.5"),
+            RP + ".backoffMultiplier: " + MULTIPLIER_RULE + ", was 0.5"),
         Arguments.of(
             retryWith("backoffMultiplier", "\"NaN\""),
-            RP + ".backoffMultiplier: must be a finite number > 0, was \"NaN\""),
+            RP + ".backoffMultiplier: " + MULTIPLIER_RULE + ", was \"NaN\""),
         Arguments.of(
             retryWith("backoffMultiplier", "\"Infinity\""),
-            RP + ".backoffMultiplier: must be a finite number > 0, was \"Infinity\""),
+            RP + ".backoffMultiplier: " + MULTIPLIER_RULE + ", was \"Infinity\""),
         Arguments.of(
             retryWith("backoffMultiplier", "1e999"),
             RP + ".backoffMultiplier: must be a finite number, was 1e999"),
@@ -304,7 +315,9 @@ class ServiceConfigCorpusTest {
             "methodConfig[0].hedgingPolicy.maxAttempts: is required, was missing"),
         Arguments.of(
             hedging("\"maxAttempts\": 1"),
-            "methodConfig[0].hedgingPolicy.maxAttempts: must be >= 2, was 1"),
+            "methodConfig[0].hedgingPolicy.maxAttempts: must be >= 2 (a hedgingPolicy needs a"
+                + " second attempt; to turn hedging off for these methods, leave hedgingPolicy out"
+                + " of the methodConfig entry), was 1"),
         Arguments.of(
             hedging("\"maxAttempts\": 3, \"hedgingDelay\": \"-0.5s\""),
             "methodConfig[0].hedgingPolicy.hedgingDelay: must be >= 0, was \"-0.5s\""),
@@ -379,7 +392,7 @@ class ServiceConfigCorpusTest {
             RP + ".backoffMultiplier: must be a finite number, was Infinity"),
         Arguments.of(
             Map.of("methodConfig", List.of(policyMap("maxAttempts", 1.0))),
-            RP + ".maxAttempts: must be >= 2, was 1.0"),
+            RP + ".maxAttempts: " + NEEDS_A_RETRY + ", was 1.0"),
         Arguments.of(
             Map.of("methodConfig", List.of(withIntKey)),
             "methodConfig[0]: keys must be strings, was 7"),
