@@ -5,6 +5,7 @@ import java.time.Duration;
 import java.util.Collection;
 import java.util.EnumSet;
 import java.util.Objects;
+import java.util.regex.Pattern;
 
 /**
  * Argument checks shared by the builders, so that every message follows one pattern. Each rule is
@@ -13,6 +14,18 @@ import java.util.Objects;
  */
 final class Checks {
   private Checks() {}
+
+  /** A service name: parts separated by dots, none empty, without '/', whitespace or controls. */
+  private static final String SERVICE = "[^./\\s\\p{Cntrl}]++(?:\\.[^./\\s\\p{Cntrl}]++)*+";
+  /** A method name: without '/', whitespace or controls. */
+  private static final String METHOD = "[^/\\s\\p{Cntrl}]++";
+
+  private static final Pattern SERVICE_NAME =
+      Pattern.compile(SERVICE, Pattern.UNICODE_CHARACTER_CLASS);
+  private static final Pattern METHOD_NAME =
+      Pattern.compile(METHOD, Pattern.UNICODE_CHARACTER_CLASS);
+  private static final Pattern FULL_METHOD_NAME =
+      Pattern.compile(SERVICE + "/" + METHOD, Pattern.UNICODE_CHARACTER_CLASS);
 
   /**
    * An argument that breaks a rule. {@link #name} is the argument, which is also its key in a
@@ -80,5 +93,42 @@ final class Checks {
       throw broken("maxAttempts", "must be >= 1", maxAttempts);
     }
     return maxAttempts;
+  }
+
+  /** Returns {@code service}, or fails unless it has the form of a full service name. */
+  static String serviceName(String name, String service) {
+    Objects.requireNonNull(service, name);
+    if (!SERVICE_NAME.matcher(service).matches()) {
+      throw broken(
+          name,
+          "must be a full service name such as \"pkg.Service\": names joined by dots, without '/'"
+              + " or spaces",
+          '"' + service + '"');
+    }
+    return service;
+  }
+
+  /** Returns {@code method}, or fails unless it has the form of a method's own name. */
+  static String methodName(String name, String method) {
+    Objects.requireNonNull(method, name);
+    if (!METHOD_NAME.matcher(method).matches()) {
+      throw broken(
+          name,
+          "must be a method name such as \"GetItem\", without '/' or spaces",
+          '"' + method + '"');
+    }
+    return method;
+  }
+
+  /** Returns {@code fullMethodName}, or fails unless it reads {@code "pkg.Service/Method"}. */
+  static String fullMethodName(String fullMethodName) {
+    Objects.requireNonNull(fullMethodName, "fullMethodName");
+    if (!FULL_METHOD_NAME.matcher(fullMethodName).matches()) {
+      throw broken(
+          "fullMethodName",
+          "must be \"pkg.Service/Method\", without spaces",
+          '"' + fullMethodName + '"');
+    }
+    return fullMethodName;
   }
 }

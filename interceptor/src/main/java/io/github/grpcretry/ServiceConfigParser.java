@@ -33,7 +33,8 @@ import org.jspecify.annotations.Nullable;
  * initialBackoff} once); code names are read in any case; {@code hedgingDelay} is optional, as in
  * A6. Stricter, after A6 or the builders: both policies in one entry (grpc-java then fails every
  * call); {@code timeout} or {@code perAttemptRecvTimeout} {@code <= 0}; {@code backoffMultiplier
- * < 1}; empty {@code retryableStatusCodes}; {@code maxTokens} not an integer up to 1000, {@code
+ * < 1}; empty {@code retryableStatusCodes}; names that are not service or method names (with '/'
+ * or spaces: they never match a call); {@code maxTokens} not an integer up to 1000, {@code
  * tokenRatio < 0.001}.
  *
  * <p>Thread-safe: the static methods share no mutable state.
@@ -137,6 +138,12 @@ final class ServiceConfigParser {
     String method = name.get("method").stringOr("");
     if (service.isEmpty() && !method.isEmpty()) {
       throw name.fail("a method needs a service");
+    }
+    if (!service.isEmpty()) {
+      name.apply(() -> Checks.serviceName("service", service));
+    }
+    if (!method.isEmpty()) {
+      name.apply(() -> Checks.methodName("method", method));
     }
     String key = method.isEmpty() ? service : service + "/" + method;
     String first = namedAt.putIfAbsent(key, name.path());

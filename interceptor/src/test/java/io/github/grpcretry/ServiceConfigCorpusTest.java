@@ -109,6 +109,14 @@ class ServiceConfigCorpusTest {
             "methodConfig[0].name[0].methods: is not a known key (known: service, method), was"
                 + " \"Get\""),
         Arguments.of(
+            entry("\"name\": [{\"service\": \"pkg.Svc \"}]"),
+            "methodConfig[0].name[0].service: must be a full service name such as \"pkg.Service\":"
+                + " names joined by dots, without '/' or spaces, was \"pkg.Svc \""),
+        Arguments.of(
+            entry("\"name\": [{\"service\": \"pkg.Svc\", \"method\": \"Get/Item\"}]"),
+            "methodConfig[0].name[0].method: must be a method name such as \"GetItem\", without '/'"
+                + " or spaces, was \"Get/Item\""),
+        Arguments.of(
             entry("\"name\": [{\"method\": \"Get\"}]"),
             "methodConfig[0].name[0]: a method needs a service, was {\"method\":\"Get\"}"),
         Arguments.of(
@@ -285,8 +293,8 @@ class ServiceConfigCorpusTest {
         Arguments.of(
             retry(POLICY + ", \"hedgeOnPerAttemptTimeout\": true"),
             RP
-                + ".hedgeOnPerAttemptTimeout: needs a perAttemptRecvTimeout in the same retryPolicy,"
-                + " was true"),
+                + ".hedgeOnPerAttemptTimeout: needs a perAttemptRecvTimeout in the same"
+                + " retryPolicy, was true"),
         Arguments.of(
             retry(POLICY + ", \"idempotentRetryableStatusCodes\": [\"ok\"]"),
             RP + ".idempotentRetryableStatusCodes[0]: must not be OK, was \"ok\""),
