@@ -25,18 +25,14 @@ final class A6ThrottlingBudget implements RetryBudget {
 
   A6ThrottlingBudget(int maxTokens, double tokenRatio) {
     if (maxTokens <= 0 || maxTokens > 1000) {
-      throw new IllegalArgumentException(
-          "retryThrottling maxTokens must be in (0, 1000]: " + maxTokens);
+      throw broken("maxTokens", "must be in (0, 1000]", maxTokens);
     }
     if (!(tokenRatio > 0) || Double.isInfinite(tokenRatio)) {
-      throw new IllegalArgumentException(
-          "retryThrottling tokenRatio must be a finite number > 0: " + tokenRatio);
+      throw broken("tokenRatio", "must be a finite number > 0", tokenRatio);
     }
     long ratio = (long) (tokenRatio * SCALE);
     if (ratio == 0) {
-      throw new IllegalArgumentException(
-          "retryThrottling tokenRatio is kept to three decimals and must be >= 0.001: "
-              + tokenRatio);
+      throw broken("tokenRatio", "must be >= 0.001 (it is kept to 3 decimals)", tokenRatio);
     }
     this.maxTokens = maxTokens;
     this.tokenRatio = tokenRatio;
@@ -44,6 +40,11 @@ final class A6ThrottlingBudget implements RetryBudget {
     this.thresholdMilli = maxMilli / 2;
     this.ratioMilli = ratio;
     this.milliTokens = new AtomicLong(maxMilli);
+  }
+
+  /** Names the setting as a service config does: {@code retryThrottling maxTokens}. */
+  private static Checks.BrokenRule broken(String name, String rule, Object value) {
+    return new Checks.BrokenRule(name, rule, "retryThrottling " + name + " " + rule + ": " + value);
   }
 
   @Override

@@ -165,11 +165,9 @@ public final class HedgingPolicy implements CallPolicy {
     public Builder hedgingDelay(Duration hedgingDelay) {
       Objects.requireNonNull(hedgingDelay, "hedgingDelay");
       if (hedgingDelay.isNegative()) {
-        throw new IllegalArgumentException("hedgingDelay must be >= 0: " + hedgingDelay);
+        throw Checks.broken("hedgingDelay", "must be >= 0", hedgingDelay);
       }
-      if (!hedgingDelay.isZero()) {
-        Checks.positiveNanos("hedgingDelay", hedgingDelay);
-      }
+      Checks.nanos("hedgingDelay", hedgingDelay);
       this.hedgingDelay = hedgingDelay;
       return this;
     }

@@ -92,6 +92,7 @@ public final class RetryInterceptor implements ClientInterceptor {
   /** The plan of the method called last: most channels call one method again and again. */
   private volatile @Nullable MethodPlan lastPlan;
   private final CallRuntime runtime;
+  private final UnknownMethodCheck unknownMethods;
 
   private RetryInterceptor(Builder b, @Nullable ParsedServiceConfig config) {
     Map<String, CallPolicy> methods = new LinkedHashMap<>();
@@ -106,6 +107,7 @@ public final class RetryInterceptor implements ClientInterceptor {
     methods.putAll(b.methodPolicies);
     services.putAll(b.servicePolicies);
     this.methodPolicies = Map.copyOf(methods);
+    this.unknownMethods = new UnknownMethodCheck(methodPolicies.keySet());
     this.servicePolicies = Map.copyOf(services);
     this.defaultPolicy = b.defaultPolicy != null ? b.defaultPolicy : fallback;
     BudgetScope budgets;
@@ -193,6 +195,7 @@ public final class RetryInterceptor implements ClientInterceptor {
   }
 
   private MethodPlan resolve(MethodDescriptor<?, ?> method) {
+    unknownMethods.onFirstResolve(method);
     CallPolicy policy = methodPolicies.get(method.getFullMethodName());
     if (policy == null) {
       String service = method.getServiceName();
@@ -290,46 +293,36 @@ public final class RetryInterceptor implements ClientInterceptor {
      * that has no policy of its own; replaces an earlier one for the same service and wins over a
      * service config's.
      *
-     * @throws IllegalArgumentException if the name is empty or contains '/'
+     * @throws IllegalArgumentException unless the name has the form of a full service name: names
+     *     joined by dots, without '/' or whitespace
      */
     public Builder servicePolicy(String service, RetryPolicy policy) {
       return servicePolicy(service, (CallPolicy) policy);
     }
 
     private Builder servicePolicy(String service, CallPolicy policy) {
-      Objects.requireNonNull(service, "service");
-      Objects.requireNonNull(policy, "servicePolicy");
-      if (service.isEmpty() || service.indexOf('/') >= 0) {
-        throw new IllegalArgumentException(
-            "service must be a full service name such as \"pkg.Service\", without '/': \""
-                + service
-                + "\"");
-      }
-      servicePolicies.put(service, policy);
+      Checks.serviceName("service", service);
+      servicePolicies.put(service, Objects.requireNonNull(policy, "servicePolicy"));
       return this;
     }
 
     /**
      * Sets the policy of one method, by full name ({@code "pkg.Service/Method"}); replaces an
-     * earlier one for the same method and wins over a service config's.
+     * earlier one for the same method and wins over a service config's. A name that is well formed
+     * but names no method of its service (a typo) cannot be caught here: the interceptor logs a
+     * warning on the first call of the service when its protobuf descriptor shows the method is
+     * not there.
      *
-     * @throws IllegalArgumentException unless the name has a service and a method around one '/'
+     * @throws IllegalArgumentException unless the name has a service and a method around one '/',
+     *     without whitespace
      */
     public Builder methodPolicy(String fullMethodName, RetryPolicy policy) {
       return methodPolicy(fullMethodName, (CallPolicy) policy);
     }
 
     private Builder methodPolicy(String fullMethodName, CallPolicy policy) {
-      Objects.requireNonNull(fullMethodName, "fullMethodName");
-      Objects.requireNonNull(policy, "methodPolicy");
-      int slash = fullMethodName.indexOf('/');
-      if (slash <= 0
-          || slash == fullMethodName.length() - 1
-          || fullMethodName.indexOf('/', slash + 1) >= 0) {
-        throw new IllegalArgumentException(
-            "fullMethodName must be \"pkg.Service/Method\": \"" + fullMethodName + "\"");
-      }
-      methodPolicies.put(fullMethodName, policy);
+      Checks.fullMethodName(fullMethodName);
+      methodPolicies.put(fullMethodName, Objects.requireNonNull(policy, "methodPolicy"));
       return this;
     }
 

@@ -278,14 +278,21 @@ public final class RetryPolicy implements CallPolicy {
     }
 
     /**
-     * Sets the factor by which the backoff grows after each retry.
+     * Sets the factor by which the backoff grows after each retry; 1 keeps it constant.
      *
-     * @throws IllegalArgumentException if it is not a finite number > 0
+     * <p>gRFC A6 only asks for a number above 0, but below 1 every backoff would be shorter than
+     * the one before: the longer a failure lasts, the faster the retries, which is how retry
+     * storms start. No use for that is known, so it is refused here and in a service config.
+     *
+     * @throws IllegalArgumentException if it is not a finite number >= 1
      */
     public Builder backoffMultiplier(double backoffMultiplier) {
-      if (!(backoffMultiplier > 0) || Double.isInfinite(backoffMultiplier)) {
-        throw new IllegalArgumentException(
-            "backoffMultiplier must be a finite number > 0: " + backoffMultiplier);
+      if (!(backoffMultiplier >= 1) || Double.isInfinite(backoffMultiplier)) {
+        throw Checks.broken(
+            "backoffMultiplier",
+            "must be a finite number >= 1 (below 1, each backoff would be shorter than the one"
+                + " before; 1 keeps it constant)",
+            backoffMultiplier);
       }
       this.backoffMultiplier = backoffMultiplier;
       return this;
@@ -309,7 +316,9 @@ public final class RetryPolicy implements CallPolicy {
     public Builder retryableStatusCodes(Collection<Status.Code> codes) {
       EnumSet<Status.Code> set = Checks.statusCodes("retryableStatusCodes", codes);
       if (set.isEmpty()) {
-        throw new IllegalArgumentException(
+        throw new Checks.BrokenRule(
+            "retryableStatusCodes",
+            "must name at least one status code",
             "retryableStatusCodes must name at least one status code; to disable retries use"
                 + " maxAttempts(1)");
       }

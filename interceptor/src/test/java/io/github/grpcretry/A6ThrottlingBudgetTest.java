@@ -64,6 +64,6 @@ class A6ThrottlingBudgetTest {
         .hasMessage("retryThrottling tokenRatio must be a finite number > 0: NaN");
     assertThatThrownBy(() -> RetryBudget.grpcRetryThrottling(10, 0.0004))
         .hasMessage(
-            "retryThrottling tokenRatio is kept to three decimals and must be >= 0.001: 4.0E-4");
+            "retryThrottling tokenRatio must be >= 0.001 (it is kept to 3 decimals): 4.0E-4");
   }
 }

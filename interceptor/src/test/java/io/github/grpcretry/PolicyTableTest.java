@@ -123,17 +123,28 @@ class PolicyTableTest {
   void namesAreCheckedWhenGiven() {
     RetryInterceptor.Builder builder = RetryInterceptor.newBuilder();
     RetryPolicy p = attempts(2);
-    assertThatThrownBy(() -> builder.servicePolicy("", p))
-        .isInstanceOf(IllegalArgumentException.class)
-        .hasMessage("service must be a full service name such as \"pkg.Service\", without '/': \"\"");
-    assertThatThrownBy(() -> builder.servicePolicy("pkg.S/M", p))
-        .hasMessage(
-            "service must be a full service name such as \"pkg.Service\", without '/': \"pkg.S/M\"");
-    for (String bad : new String[] {"nope", "/M", "pkg.S/", "a/b/c", ""}) {
+    for (String bad : new String[] {"", "pkg.S/M", "pkg.Svc ", " pkg.Svc", "pkg..Svc", ".Svc"}) {
+      assertThatThrownBy(() -> builder.servicePolicy(bad, p))
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessage(
+              "service must be a full service name such as \"pkg.Service\": names joined by dots,"
+                  + " without '/' or spaces: \""
+                  + bad
+                  + "\"");
+    }
+    for (String bad :
+        new String[] {
+          "nope", "/M", "pkg.S/", "a/b/c", "", "hello.v1.Greeter/SayHello ", "pkg.S/Say Hello",
+          "pkg.S /M", "pkg..S/M", "pkg.S/M\n"
+        }) {
       assertThatThrownBy(() -> builder.methodPolicy(bad, p))
           .isInstanceOf(IllegalArgumentException.class)
-          .hasMessage("fullMethodName must be \"pkg.Service/Method\": \"" + bad + "\"");
+          .hasMessage(
+              "fullMethodName must be \"pkg.Service/Method\", without spaces: \"" + bad + "\"");
     }
+    // Names of services without a package, and of services that are not protobuf, are names.
+    builder.servicePolicy("Greeter", p).methodPolicy("Greeter/SayHello", p);
+    builder.methodPolicy("my-team.billing_v2/charge-card", p);
     assertThatThrownBy(() -> builder.maxAttemptsCap(1))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessage("maxAttemptsCap must be >= 2: 1");

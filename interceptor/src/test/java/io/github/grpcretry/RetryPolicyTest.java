@@ -70,11 +70,16 @@ class RetryPolicyTest {
 
   @Test
   void rejectsBadMultipliers() {
-    for (double bad : new double[] {0, -1, Double.NaN, Double.POSITIVE_INFINITY}) {
+    for (double bad : new double[] {0, -1, 0.5, 0.999, Double.NaN, Double.POSITIVE_INFINITY}) {
       assertThatThrownBy(() -> RetryPolicy.newBuilder().backoffMultiplier(bad))
           .isInstanceOf(IllegalArgumentException.class)
-          .hasMessage("backoffMultiplier must be a finite number > 0: " + bad);
+          .hasMessage(
+              "backoffMultiplier must be a finite number >= 1 (below 1, each backoff would be"
+                  + " shorter than the one before; 1 keeps it constant): "
+                  + bad);
     }
+    assertThat(RetryPolicy.newBuilder().backoffMultiplier(1).build().backoffMultiplier())
+        .isEqualTo(1.0);
   }
 
   @Test

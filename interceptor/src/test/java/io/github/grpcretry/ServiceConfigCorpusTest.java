@@ -25,6 +25,12 @@ class ServiceConfigCorpusTest {
       "\"maxAttempts\": 3, \"initialBackoff\": \"0.1s\", \"maxBackoff\": \"1s\","
           + " \"backoffMultiplier\": 2, \"retryableStatusCodes\": [\"UNAVAILABLE\"]";
   private static final String RP = "methodConfig[0].retryPolicy";
+  private static final String NEEDS_A_RETRY =
+      "must be >= 2 (a retryPolicy needs a retry; to turn retries off for these methods, leave"
+          + " retryPolicy out of the methodConfig entry)";
+  private static final String MULTIPLIER_RULE =
+      "must be a finite number >= 1 (below 1, each backoff would be shorter than the one before;"
+          + " 1 keeps it constant)";
 
   /** A config whose only entry, for every method, has this retryPolicy body. */
   private static String retry(String body) {
@@ -72,6 +78,13 @@ class ServiceConfigCorpusTest {
         Arguments.of(
             "{\"methodConfig\": [], \"methodConfig\": []}",
             "methodConfig: must appear only once in its object, was []"),
+        Arguments.of(
+            "{\"methodConfig\": [{}, {\"name\": [{\"service\": \"a.B\","
+                + " \"service\": \"a.C\"}]}]}",
+            "methodConfig[1].name[0].service: must appear only once in its object, was \"a.C\""),
+        Arguments.of(
+            "{\"loadBalancingConfig\": [{\"x y\": {}, \"x y\": {\"z\": 1}}]}",
+            "loadBalancingConfig[0][\"x y\"]: must appear only once in its object, was {\"z\":1}"),
         // The document and its two parts.
         Arguments.of("[]", "$: must be a JSON object, was []"),
         Arguments.of("\"config\"", "$: must be a JSON object, was \"config\""),
@@ -95,6 +108,14 @@ class ServiceConfigCorpusTest {
             entry("\"name\": [{\"service\": \"pkg.Svc\", \"methods\": \"Get\"}]"),
             "methodConfig[0].name[0].methods: is not a known key (known: service, method), was"
                 + " \"Get\""),
+        Arguments.of(
+            entry("\"name\": [{\"service\": \"pkg.Svc \"}]"),
+            "methodConfig[0].name[0].service: must be a full service name such as \"pkg.Service\":"
+                + " names joined by dots, without '/' or spaces, was \"pkg.Svc \""),
+        Arguments.of(
+            entry("\"name\": [{\"service\": \"pkg.Svc\", \"method\": \"Get/Item\"}]"),
+            "methodConfig[0].name[0].method: must be a method name such as \"GetItem\", without '/'"
+                + " or spaces, was \"Get/Item\""),
         Arguments.of(
             entry("\"name\": [{\"method\": \"Get\"}]"),
             "methodConfig[0].name[0]: a method needs a service, was {\"method\":\"Get\"}"),
@@ -142,8 +163,10 @@ class ServiceConfigCorpusTest {
             retryWith("retryableStatusCodes", null),
             RP + ".retryableStatusCodes: is required, was missing"),
         // retryPolicy: maxAttempts.
-        Arguments.of(retryWith("maxAttempts", "1"), RP + ".maxAttempts: must be >= 2, was 1"),
-        Arguments.of(retryWith("maxAttempts", "-3"), RP + ".maxAttempts: must be >= 2, was -3"),
+        Arguments.of(
+            retryWith("maxAttempts", "1"), RP + ".maxAttempts: " + NEEDS_A_RETRY + ", was 1"),
+        Arguments.of(
+            retryWith("maxAttempts", "-3"), RP + ".maxAttempts: " + NEEDS_A_RETRY + ", was -3"),
         Arguments.of(
             retryWith("maxAttempts", "\"three\""),
             RP + ".maxAttempts: must be a 32-bit integer, was \"three\""),
@@ -179,7 +202,9 @@ class ServiceConfigCorpusTest {
             retryWith("maxBackoff", "\"0s\""), RP + ".maxBackoff: must be > 0, was \"0s\""),
         Arguments.of(
             retryWith("maxBackoff", "\"99999999999s\""),
-            RP + ".maxBackoff: must be at most \"9223372036.854775807s\", was \"99999999999s\""),
+            RP
+                + ".maxBackoff: must be at most 9223372036.854775807s (about 292 years), was"
+                + " \"99999999999s\""),
         Arguments.of(
             retryWith("maxBackoff", "\"999999999999s\""),
             RP
@@ -188,16 +213,19 @@ class ServiceConfigCorpusTest {
         // retryPolicy: backoffMultiplier.
         Arguments.of(
             retryWith("backoffMultiplier", "0"),
-            RP + ".backoffMultiplier: must be a finite number > 0, was 0"),
+            RP + ".backoffMultiplier: " + MULTIPLIER_RULE + ", was 0"),
         Arguments.of(
             retryWith("backoffMultiplier", "-2"),
-            RP + ".backoffMultiplier: must be a finite number > 0, was -2"),
+            RP + ".backoffMultiplier: " + MULTIPLIER_RULE + ", was -2"),
+        Arguments.of(
+            retryWith("backoffMultiplier", "0.5"),
+            RP + ".backoffMultiplier: " + MULTIPLIER_RULE + ", was 0.5"),
         Arguments.of(
             retryWith("backoffMultiplier", "\"NaN\""),
-            RP + ".backoffMultiplier: must be a finite number > 0, was \"NaN\""),
+            RP + ".backoffMultiplier: " + MULTIPLIER_RULE + ", was \"NaN\""),
         Arguments.of(
             retryWith("backoffMultiplier", "\"Infinity\""),
-            RP + ".backoffMultiplier: must be a finite number > 0, was \"Infinity\""),
+            RP + ".backoffMultiplier: " + MULTIPLIER_RULE + ", was \"Infinity\""),
         Arguments.of(
             retryWith("backoffMultiplier", "1e999"),
             RP + ".backoffMultiplier: must be a finite number, was 1e999"),
@@ -260,6 +288,14 @@ class ServiceConfigCorpusTest {
             RP + ".jitter: must be one of A6, FULL, EQUAL, DECORRELATED, was \"RANDOM\""),
         Arguments.of(retry(POLICY + ", \"jitter\": 1"), RP + ".jitter: must be a string, was 1"),
         Arguments.of(
+            retry(POLICY + ", \"perAttemptRecvTimeout\": \"1s\", \"hedgeOnPerAttemptTimeout\": 1"),
+            RP + ".hedgeOnPerAttemptTimeout: must be true or false, was 1"),
+        Arguments.of(
+            retry(POLICY + ", \"hedgeOnPerAttemptTimeout\": true"),
+            RP
+                + ".hedgeOnPerAttemptTimeout: needs a perAttemptRecvTimeout in the same"
+                + " retryPolicy, was true"),
+        Arguments.of(
             retry(POLICY + ", \"idempotentRetryableStatusCodes\": [\"ok\"]"),
             RP + ".idempotentRetryableStatusCodes[0]: must not be OK, was \"ok\""),
         // retryPolicy: keys that are not retryPolicy settings.
@@ -287,7 +323,9 @@ class ServiceConfigCorpusTest {
             "methodConfig[0].hedgingPolicy.maxAttempts: is required, was missing"),
         Arguments.of(
             hedging("\"maxAttempts\": 1"),
-            "methodConfig[0].hedgingPolicy.maxAttempts: must be >= 2, was 1"),
+            "methodConfig[0].hedgingPolicy.maxAttempts: must be >= 2 (a hedgingPolicy needs a"
+                + " second attempt; to turn hedging off for these methods, leave hedgingPolicy out"
+                + " of the methodConfig entry), was 1"),
         Arguments.of(
             hedging("\"maxAttempts\": 3, \"hedgingDelay\": \"-0.5s\""),
             "methodConfig[0].hedgingPolicy.hedgingDelay: must be >= 0, was \"-0.5s\""),
@@ -362,7 +400,7 @@ class ServiceConfigCorpusTest {
             RP + ".backoffMultiplier: must be a finite number, was Infinity"),
         Arguments.of(
             Map.of("methodConfig", List.of(policyMap("maxAttempts", 1.0))),
-            RP + ".maxAttempts: must be >= 2, was 1.0"),
+            RP + ".maxAttempts: " + NEEDS_A_RETRY + ", was 1.0"),
         Arguments.of(
             Map.of("methodConfig", List.of(withIntKey)),
             "methodConfig[0]: keys must be strings, was 7"),

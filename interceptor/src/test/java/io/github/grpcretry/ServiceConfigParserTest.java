@@ -351,7 +351,10 @@ class ServiceConfigParserTest {
                     "{\"methodConfig\": [{"
                         + retryPolicy("").replace("\"maxAttempts\": 3", "\"maxAttempts\": 1")
                         + "}]}"))
-        .hasMessage("methodConfig[0].retryPolicy.maxAttempts: must be >= 2, was 1");
+        .hasMessage(
+            "methodConfig[0].retryPolicy.maxAttempts: must be >= 2 (a retryPolicy needs a retry; to"
+                + " turn retries off for these methods, leave retryPolicy out of the methodConfig"
+                + " entry), was 1");
   }
 
   @Test

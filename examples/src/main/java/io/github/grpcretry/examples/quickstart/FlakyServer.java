@@ -72,8 +72,17 @@ public final class FlakyServer implements AutoCloseable {
     return failures.get();
   }
 
+  /**
+   * Stops the server and waits for it to terminate. An interrupt ends the wait and is kept on the
+   * thread: AutoCloseable.close() must not throw InterruptedException, which try-with-resources
+   * would pass on without restoring the flag.
+   */
   @Override
-  public void close() throws InterruptedException {
-    server.shutdownNow().awaitTermination();
+  public void close() {
+    try {
+      server.shutdownNow().awaitTermination();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 }
