@@ -42,10 +42,11 @@ import org.jspecify.annotations.Nullable;
 final class ServiceConfigParser {
   private static final String[] RETRY_KEYS = {
     "maxAttempts", "initialBackoff", "maxBackoff", "backoffMultiplier", "retryableStatusCodes",
-    "perAttemptRecvTimeout", "jitter", "idempotentRetryableStatusCodes", "hedgeOnPerAttemptTimeout"
+    "perAttemptRecvTimeout", "jitter", "idempotentRetryableStatusCodes", "hedgeOnPerAttemptTimeout",
+    "idempotencyKey"
   };
   private static final String[] HEDGING_KEYS = {
-    "maxAttempts", "hedgingDelay", "nonFatalStatusCodes"
+    "maxAttempts", "hedgingDelay", "nonFatalStatusCodes", "idempotencyKey"
   };
 
   private final int maxAttemptsCap;
@@ -186,6 +187,7 @@ final class ServiceConfigParser {
             codes ->
                 builder.idempotentRetryableStatusCodes(
                     codes.codes("idempotentRetryableStatusCodes").toArray(new Status.Code[0])));
+    json.get("idempotencyKey").ifPresent(key -> builder.idempotencyKey(key.bool()));
     return builder.build();
   }
 
@@ -198,6 +200,7 @@ final class ServiceConfigParser {
     json.get("hedgingDelay").ifPresent(delay -> builder.hedgingDelay(delay.duration()));
     json.get("nonFatalStatusCodes")
         .ifPresent(codes -> builder.nonFatalStatusCodes(codes.codes("nonFatalStatusCodes")));
+    json.get("idempotencyKey").ifPresent(key -> builder.idempotencyKey(key.bool()));
     return builder.build();
   }
 

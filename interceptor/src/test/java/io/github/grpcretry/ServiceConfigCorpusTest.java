@@ -298,25 +298,31 @@ class ServiceConfigCorpusTest {
         Arguments.of(
             retry(POLICY + ", \"idempotentRetryableStatusCodes\": [\"ok\"]"),
             RP + ".idempotentRetryableStatusCodes[0]: must not be OK, was \"ok\""),
+        Arguments.of(
+            retry(POLICY + ", \"idempotencyKey\": 1"),
+            RP + ".idempotencyKey: must be true or false, was 1"),
         // retryPolicy: keys that are not retryPolicy settings.
         Arguments.of(
             retry(POLICY + ", \"maxAttempt\": 4"),
             RP
                 + ".maxAttempt: is not a known key (known: maxAttempts, initialBackoff, maxBackoff,"
                 + " backoffMultiplier, retryableStatusCodes, perAttemptRecvTimeout, jitter,"
-                + " idempotentRetryableStatusCodes, hedgeOnPerAttemptTimeout), was 4"),
+                + " idempotentRetryableStatusCodes, hedgeOnPerAttemptTimeout, idempotencyKey),"
+                + " was 4"),
         Arguments.of(
             retry(POLICY.replace("maxAttempts", "max_attempts")),
             RP
                 + ".max_attempts: is not a known key (known: maxAttempts, initialBackoff,"
                 + " maxBackoff, backoffMultiplier, retryableStatusCodes, perAttemptRecvTimeout,"
-                + " jitter, idempotentRetryableStatusCodes, hedgeOnPerAttemptTimeout), was 3"),
+                + " jitter, idempotentRetryableStatusCodes, hedgeOnPerAttemptTimeout,"
+                + " idempotencyKey), was 3"),
         Arguments.of(
             retry(POLICY + ", \"max tokens\": 4"),
             RP
                 + "[\"max tokens\"]: is not a known key (known: maxAttempts, initialBackoff,"
                 + " maxBackoff, backoffMultiplier, retryableStatusCodes, perAttemptRecvTimeout,"
-                + " jitter, idempotentRetryableStatusCodes, hedgeOnPerAttemptTimeout), was 4"),
+                + " jitter, idempotentRetryableStatusCodes, hedgeOnPerAttemptTimeout,"
+                + " idempotencyKey), was 4"),
         // hedgingPolicy.
         Arguments.of(
             hedging("\"hedgingDelay\": \"1s\""),
@@ -335,7 +341,10 @@ class ServiceConfigCorpusTest {
         Arguments.of(
             hedging("\"maxAttempts\": 3, \"delay\": \"1s\""),
             "methodConfig[0].hedgingPolicy.delay: is not a known key (known: maxAttempts,"
-                + " hedgingDelay, nonFatalStatusCodes), was \"1s\""),
+                + " hedgingDelay, nonFatalStatusCodes, idempotencyKey), was \"1s\""),
+        Arguments.of(
+            hedging("\"maxAttempts\": 3, \"idempotencyKey\": \"yes\""),
+            "methodConfig[0].hedgingPolicy.idempotencyKey: must be true or false, was \"yes\""),
         // retryThrottling.
         Arguments.of(
             "{\"retryThrottling\": {\"tokenRatio\": 0.1}}",

@@ -376,6 +376,18 @@ class ServiceConfigParserTest {
   }
 
   @Test
+  void idempotencyKeyIsAnExtensionOfBothPolicies() {
+    assertThat(parse(defaultEntry(retryPolicy(", \"idempotencyKey\": true"))).defaultPolicy)
+        .isEqualTo(expectedRetry().idempotencyKey(true).build());
+    assertThat(parse(defaultEntry(retryPolicy(", \"idempotencyKey\": false"))).defaultPolicy)
+        .isEqualTo(expectedRetry().build());
+    assertThat(
+            parse(defaultEntry("\"hedgingPolicy\": {\"maxAttempts\": 2, \"idempotencyKey\": true}"))
+                .defaultPolicy)
+        .isEqualTo(HedgingPolicy.newBuilder().maxAttempts(2).idempotencyKey(true).build());
+  }
+
+  @Test
   void hedgingDelayAndNonFatalCodesAreOptional() {
     assertThat(parse(defaultEntry("\"hedgingPolicy\": {\"maxAttempts\": 2}")).defaultPolicy)
         .isEqualTo(HedgingPolicy.newBuilder().maxAttempts(2).build());
