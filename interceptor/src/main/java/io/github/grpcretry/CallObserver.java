@@ -26,6 +26,7 @@ final class CallObserver {
   /** Since when no attempt has been in flight, or -1 while one is. */
   private long idleSince = -1;
   private long retryDelayNanos;
+  private long lastEndedNanos;
   private final ArrayDeque<Object> pending = new ArrayDeque<>(8);
   private boolean flushing;
 
@@ -58,20 +59,31 @@ final class CallObserver {
 
   void attemptEnded(int number, Status status, @Nullable String abandonedBecause) {
     long started = number < attemptStarts.length ? attemptStarts[number] : startNanos;
+    long now = ticker.nanoTime();
+    lastEndedNanos = now;
     pending.add(
         new RetryListener.AttemptEnded(
             method,
             target,
             number,
             status,
-            Duration.ofNanos(ticker.nanoTime() - started),
+            Duration.ofNanos(now - started),
             abandonedBecause));
   }
 
-  /** No attempt is in flight any more while the call waits for another. */
-  void idle() {
+  /** The ticker's time now. */
+  long now() {
+    return ticker.nanoTime();
+  }
+
+  /**
+   * No attempt is in flight while the call waits for another, whose timer was armed at {@code
+   * armedNanos}: idle since then, or since the last attempt ended if that came later (a hedge's
+   * timer armed while an attempt was still running).
+   */
+  void idleSince(long armedNanos) {
     if (idleSince < 0) {
-      idleSince = ticker.nanoTime();
+      idleSince = Math.max(armedNanos, lastEndedNanos);
     }
   }
 

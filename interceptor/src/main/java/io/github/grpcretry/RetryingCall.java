@@ -197,6 +197,8 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     int breakerReleases;
     /** The armed timer's attempt holds a permission of the breaker (a retry, not a hedge). */
     boolean timerHoldsPermit;
+    /** When the timer of the next attempt was armed, on the listener's ticker (listeners only). */
+    long timerArmedNanos;
     /** For listeners: what the next attempt will be and what it waited for. */
     RetryListener.AttemptKind nextKind = RetryListener.AttemptKind.RETRY;
     long nextDelayNanos;
@@ -930,6 +932,11 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       generation = ++r.generations;
     }
     int armed = generation;
+    if (observer != null) {
+      // Read before the timer exists: a manual clock moved by a test that saw the timer must not
+      // shorten the wait as the listener is told it.
+      r.timerArmedNanos = observer.now();
+    }
     try {
       r.timer =
           plan.runtime.scheduler.schedule(() -> nextAttemptDue(armed), delayNanos, TimeUnit.NANOSECONDS);
@@ -1213,12 +1220,14 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
 
   private void closeAttempt(Attempt<ReqT, RespT> attempt, Status status) {
     if (observer != null) {
+      // The first reason we gave up on it: an attempt timed out, then abandoned when another
+      // one won, is still told as timed out (its cancelWith is kept from the first order).
       String abandoned =
-          attempt.fate == Fate.TIMED_OUT
-              ? "its per-attempt timeout passed"
-              : attempt.fate == Fate.ABANDONED && attempt.cancelWith != null
+          attempt.fate == Fate.CONTENDING
+              ? null
+              : attempt.cancelWith != null
                   ? attempt.cancelWith.getDescription()
-                  : attempt.fate == Fate.ABANDONED ? "the call ended" : null;
+                  : CALL_ENDED.getDescription();
       observer.attemptEnded(attempt.number, status, abandoned);
     }
     attempt.stage = Stage.CLOSED;
@@ -1284,7 +1293,7 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     if (r.timerGeneration != 0) {
       phase = Phase.BACKOFF;
       if (observer != null) {
-        observer.idle();
+        observer.idleSince(r.timerArmedNanos);
       }
       return;
     }

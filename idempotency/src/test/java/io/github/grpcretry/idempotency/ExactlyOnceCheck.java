@@ -2,10 +2,10 @@ package io.github.grpcretry.idempotency;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.github.grpcretry.HedgingPolicy;
 import io.github.grpcretry.RetryBudget;
 import io.github.grpcretry.RetryInterceptor;
 import io.github.grpcretry.RetryPolicy;
-import io.github.grpcretry.StatusClassifier;
 import io.github.grpcretry.demo.v1.CreateItemRequest;
 import io.github.grpcretry.demo.v1.Item;
 import io.github.grpcretry.demo.v1.ItemServiceGrpc;
@@ -26,8 +26,10 @@ public final class ExactlyOnceCheck {
   private ExactlyOnceCheck() {}
 
   /**
-   * Returns {@code channel} with {@link RetryInterceptor} (retries of UNAVAILABLE and of timed-out
-   * attempts, {@code perAttempt} each) and, above it, one key per logical call.
+   * Returns {@code channel} with {@link RetryInterceptor}: retries of UNAVAILABLE and of timed-out
+   * attempts ({@code perAttempt} each), with the policy's idempotency key, so that every attempt of
+   * a logical call carries the same key. CreateItem is not idempotent: only the key lets the
+   * interceptor retry it after a per-attempt timeout.
    */
   public static Channel retryingKeyedClient(Channel channel, Duration perAttempt) {
     RetryPolicy policy =
@@ -39,22 +41,35 @@ public final class ExactlyOnceCheck {
             .retryableStatusCodes(Status.Code.UNAVAILABLE)
             .perAttemptTimeout(perAttempt)
             .timeout(Duration.ofSeconds(20))
+            .idempotencyKey(true)
             .build();
-    // The client half is not on this branch: say here that a timed-out attempt of this keyed,
-    // non-idempotent method may be retried, because the server deduplicates.
-    StatusClassifier keyed =
-        failure ->
-            failure.attemptTimedOut()
-                ? StatusClassifier.Category.RETRYABLE
-                : StatusClassifier.defaultClassifier().classify(failure);
     RetryInterceptor retry =
         RetryInterceptor.newBuilder()
             .defaultPolicy(policy)
-            .classifier(keyed)
             .retryBudget(RetryBudget.unlimited())
             .build();
-    // Keys above the retry interceptor: one key per logical call, the same on every attempt.
-    return ClientInterceptors.intercept(ClientInterceptors.intercept(channel, retry), new Keys());
+    return ClientInterceptors.intercept(channel, retry);
+  }
+
+  /**
+   * Returns {@code channel} with {@link RetryInterceptor} hedging CreateItem: up to 5 attempts,
+   * {@code hedgingDelay} apart, UNAVAILABLE non-fatal, every attempt with the call's one key.
+   */
+  public static Channel hedgingKeyedClient(Channel channel, Duration hedgingDelay) {
+    HedgingPolicy policy =
+        HedgingPolicy.newBuilder()
+            .maxAttempts(5)
+            .hedgingDelay(hedgingDelay)
+            .nonFatalStatusCodes(Status.Code.UNAVAILABLE)
+            .timeout(Duration.ofSeconds(20))
+            .idempotencyKey(true)
+            .build();
+    RetryInterceptor retry =
+        RetryInterceptor.newBuilder()
+            .methodPolicy(ItemServiceGrpc.getCreateItemMethod(), policy)
+            .retryBudget(RetryBudget.unlimited())
+            .build();
+    return ClientInterceptors.intercept(channel, retry);
   }
 
   /**

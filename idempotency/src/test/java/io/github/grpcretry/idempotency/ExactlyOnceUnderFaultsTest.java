@@ -107,6 +107,30 @@ class ExactlyOnceUnderFaultsTest {
     runAndCheck(ExactlyOnceCheck.retryingKeyedClient(channel, PER_ATTEMPT), 1_000, 8);
   }
 
+  @Test
+  void aThousandHedgedCallsInProcessHaveExactlyOneSideEffectEach() throws Exception {
+    // Hedges 5 ms apart: every slow execution (one call in 100) meets up to four duplicates that
+    // arrive while it runs and must wait for it. 5% of executions lose their response after the
+    // handler ran: the next hedge is answered with the kept outcome. (Five lost responses in one
+    // call, the only way a call could fail here, has a chance of 3e-7.)
+    Fault lose = Fault.failAfterMessages(0, Status.UNAVAILABLE.withDescription("response lost"));
+    FaultInjector sometimesLost = FaultInjector.create();
+    sometimesLost
+        .script(ItemServiceGrpc.getCreateItemMethod())
+        .otherwise(Fault.randomly(0.05, 3, lose));
+    grpc.addService(service).addServerInterceptor(sometimesLost).addServerInterceptor(dedup());
+    ManagedChannel channel = grpc.newChannel(b -> b.directExecutor());
+
+    ExactlyOnceCheck.run(
+        ExactlyOnceCheck.hedgingKeyedClient(channel, Duration.ofMillis(5)), service, 1_000, 16);
+
+    List<AttemptRecord> reached = sometimesLost.attempts(ItemServiceGrpc.getCreateItemMethod());
+    long lostResponses = reached.stream().filter(a -> a.fault() == lose).count();
+    assertThat(lostResponses).isGreaterThan(10);
+    // Each of the ten slow calls was hedged at least once while its first execution ran.
+    assertThat(reached.size()).as("attempts, hedges included").isGreaterThan(1_000 + 10);
+  }
+
   private void runAndCheck(Channel channel, int calls, int concurrency)
       throws InterruptedException {
     ExactlyOnceCheck.run(channel, service, calls, concurrency);
