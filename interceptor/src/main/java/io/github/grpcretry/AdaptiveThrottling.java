@@ -23,9 +23,13 @@ import java.util.function.DoubleSupplier;
  * <p>What counts as not accepted is {@link #isFailure}: by default the overload signals; the
  * application's own answers count as accepted.
  *
- * <p>Thread-safe. A permission reads four counters and adds to one, without a clock or a lock;
- * while refusing it also draws one random number. The window moves on in buckets, under a lock
- * taken once per bucket.
+ * <p>Thread-safe. A permission reads one volatile probability and adds to one counter, without a
+ * clock or a lock; while refusing it also draws one random number. The probability is worked out
+ * again from the window whenever a result is recorded ({@link #onSuccess}, {@link #onFailure},
+ * {@link #onIgnored}): attempts asked for since the last result join the count at the next one.
+ * So a target that starts failing is throttled from its first failures on, and the permission
+ * path never sums the counters that other threads are adding to. The window moves on in buckets,
+ * as results come in, under a lock taken once per bucket.
  */
 public final class AdaptiveThrottling implements CircuitBreaker {
   private final String target;
@@ -45,6 +49,8 @@ public final class AdaptiveThrottling implements CircuitBreaker {
   private volatile long priorAccepts;
   /** The number of the bucket now filling (time / bucketNanos). */
   private volatile long epoch;
+  /** The refusal probability as of the last result; what a permission reads. */
+  private volatile double probability;
   // Guarded by this: the finished buckets, by epoch % buckets.
   private final long[] bucketRequests;
   private final long[] bucketAccepts;
@@ -73,7 +79,14 @@ public final class AdaptiveThrottling implements CircuitBreaker {
    */
   public double rejectionProbability() {
     advance();
-    return probability();
+    return refresh();
+  }
+
+  /** Works the probability out again from the window (as it is now) and publishes it. */
+  private double refresh() {
+    double p = probability();
+    probability = p;
+    return p;
   }
 
   private double probability() {
@@ -83,17 +96,17 @@ public final class AdaptiveThrottling implements CircuitBreaker {
   }
 
   /**
-   * Reads no clock: the window moves on when results come in (and while refusing), which for a
-   * target called at all is often enough.
+   * Reads no clock and sums no counter: it uses the probability as of the last result (the window
+   * moves on when results come in, which for a target called at all is often enough; while
+   * everything is refused, the trickle let through brings the next results).
    */
   @Override
   public boolean tryAcquirePermission() {
-    double p = probability();
+    double p = probability;
     currentRequests.increment();
     if (p <= 0) {
       return true;
     }
-    advance();
     double draw = random.getAsDouble();
     if (!(draw >= 0 && draw < 1)) {
       draw = ThreadLocalRandom.current().nextDouble();
@@ -105,11 +118,13 @@ public final class AdaptiveThrottling implements CircuitBreaker {
   public void onSuccess() {
     advance();
     currentAccepts.increment();
+    refresh();
   }
 
   @Override
   public void onFailure() {
     advance();
+    refresh();
   }
 
   @Override
@@ -117,6 +132,7 @@ public final class AdaptiveThrottling implements CircuitBreaker {
     // An attempt that told nothing about the target was not really requested of it.
     advance();
     currentRequests.decrement();
+    refresh();
   }
 
   @Override

@@ -220,10 +220,17 @@ class CircuitBreakerTest {
       // The draw decides: below p is refused, at or above it is let through.
       draw.set(6.0 / 11 - 0.001);
       assertThat(throttle.tryAcquirePermission()).isFalse();
+      // A permission uses p as of the last result: the refused attempt joins the count at the next.
       draw.set(6.0 / 11);
-      assertThat(throttle.tryAcquirePermission()).as("11 asked: p = 7/12").isFalse();
+      assertThat(throttle.tryAcquirePermission()).as("still 6/11 until a result").isTrue();
+      throttle.onFailure();
+      // 12 asked, 2 accepted: p = (12 - 4) / 13.
+      draw.set(8.0 / 13 - 0.001);
+      assertThat(throttle.tryAcquirePermission()).isFalse();
       draw.set(8.0 / 13);
       assertThat(throttle.tryAcquirePermission()).isTrue();
+      assertThat(throttle.rejectionProbability()).as("14 asked, read afresh").isEqualTo(10.0 / 15);
+      throttle.onIgnored(); // the last one told nothing: 13 asked
       assertThat(throttle.describeRejection())
           .isEqualTo(
               "rejected locally by adaptive throttling for payments:443, p = 0.64 (13 attempts"
