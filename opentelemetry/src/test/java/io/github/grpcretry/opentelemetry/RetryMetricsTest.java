@@ -416,4 +416,70 @@ InstrumentationScopeInfo.create(RetryMetrics.INSTRUMENTATION_SCOPE))
         .isInstanceOf(IllegalStateException.class)
         .hasMessage("RetryMetrics was closed: it observes no more interceptors");
   }
+
+  @Test
+  void severalInterceptorsOnOneTargetShowTheOneWorstOff() throws Exception {
+    RetryMetrics metrics = RetryMetrics.create(openTelemetry);
+    RetryInterceptor roomy =
+        retryWith(metrics)
+            .retryBudget(TokenBucketBudget.newBuilder().maxTokens(5).build())
+            .circuitBreakers(CircuitBreaker.classic().factory())
+            .defaultPolicy(policy(2))
+            .build();
+    RetryInterceptor tight =
+        retryWith(metrics)
+            .retryBudget(TokenBucketBudget.newBuilder().maxTokens(1).build())
+            .circuitBreakers(CircuitBreaker.classic().factory())
+            .defaultPolicy(policy(2))
+            .build();
+    metrics.observe(roomy).observe(tight);
+    assertThat(statusOf(call(roomy)).getCode()).isEqualTo(Status.Code.OK);
+    // A retry that fails spends the tight budget's only token, and does not earn it back.
+    faults.script(GET).then(Fault.fail(Status.UNAVAILABLE)).then(Fault.fail(Status.UNAVAILABLE));
+    Future<Item> retried = call(tight);
+    advanceThrough(Duration.ofMillis(100));
+    assertThat(statusOf(retried).getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+    awaitCloses(2);
+    ((io.github.grpcretry.ClassicCircuitBreaker) tight.circuitBreaker(TARGET))
+        .forceOpen("for the test");
+
+    Attributes target = Attributes.of(Labels.TARGET, TARGET);
+    assertThat(tight.retryBudget(TARGET).stats().availableTokens()).isZero();
+    assertThat(only(RetryMetrics.BUDGET_TOKENS))
+        .hasDoubleGaugeSatisfying(
+            g -> g.hasPointsSatisfying(p -> p.hasAttributes(target).hasValue(0)));
+    assertThat(only(RetryMetrics.BREAKER_STATE))
+        .hasLongGaugeSatisfying(
+            g -> g.hasPointsSatisfying(p -> p.hasAttributes(target).hasValue(2)));
+  }
+
+  @Test
+  void everyRefusalReasonIsItsLowerCaseName() throws Exception {
+    RetryMetrics metrics = RetryMetrics.create(openTelemetry);
+    for (RetryListener.Refusal reason : RetryListener.Refusal.values()) {
+      metrics.listener()
+          .onRetryRefused(new RetryListener.RetryRefused(METHOD, TARGET, 1, reason, "why"));
+    }
+    assertThat(only(RetryMetrics.RETRIES_REFUSED))
+        .hasLongSumSatisfying(
+            sum ->
+                sum.hasPointsSatisfying(
+                    p -> p.hasAttributes(refusal("not_retryable")).hasValue(1),
+                    p -> p.hasAttributes(refusal("server_pushback")).hasValue(1),
+                    p -> p.hasAttributes(refusal("max_attempts")).hasValue(1),
+                    p -> p.hasAttributes(refusal("deadline")).hasValue(1),
+                    p -> p.hasAttributes(refusal("buffer_limit")).hasValue(1),
+                    p -> p.hasAttributes(refusal("budget")).hasValue(1),
+                    p -> p.hasAttributes(refusal("breaker")).hasValue(1)));
+  }
+
+  @Test
+  void gaugesCoverAtMostTheirLimitOfTargets() {
+    TargetGauges gauges = new TargetGauges(meterProvider.get("bound"));
+    for (int i = 0; i < TargetGauges.MAX_TARGETS + 10; i++) {
+      gauges.target("host-" + i + ":443");
+    }
+    gauges.target("host-0:443");
+    assertThat(gauges).hasToString("targets=1000, interceptors=0");
+  }
 }
