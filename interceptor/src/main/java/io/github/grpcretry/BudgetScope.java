@@ -86,6 +86,25 @@ final class BudgetScope {
     return budget;
   }
 
+  /**
+   * The budget calls to {@code authority} spend, if there is one already, else null; the
+   * interceptor's watching wrapper removed.
+   */
+  @Nullable RetryBudget existing(String authority) {
+    if (given != null) {
+      return unwatched(given);
+    }
+    if (registry != null) {
+      return registry.existing(authority);
+    }
+    RetryBudget budget = own.get(authority);
+    return budget == null ? null : unwatched(budget);
+  }
+
+  private static RetryBudget unwatched(RetryBudget budget) {
+    return budget instanceof ObservedBudget ? ((ObservedBudget) budget).watches() : budget;
+  }
+
   /** Says which budget a call to {@code authority} spent, and what it holds now, for a person. */
   String describe(RetryBudget budget, String authority) {
     String scope =

@@ -6,6 +6,7 @@ import io.grpc.Deadline;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.function.Function;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One {@link RetryBudget} per target, so that every channel and interceptor that calls the same
@@ -67,6 +68,14 @@ public final class RetryBudgetRegistry {
    */
   public RetryBudget budgetFor(String authority) {
     return budgets.get(Objects.requireNonNull(authority, "authority"));
+  }
+
+  /**
+   * The budget of {@code authority} if the registry holds one, else null; without counting as a
+   * use, so that looking at a budget for metrics does not keep it from expiring.
+   */
+  @Nullable RetryBudget existing(String authority) {
+    return budgets.policy().getIfPresentQuietly(authority);
   }
 
   /** The approximate number of targets with a budget now. */

@@ -226,6 +226,17 @@ public final class RetryInterceptor implements ClientInterceptor {
     return runtime.breakers.existing(Objects.requireNonNull(target, "target"));
   }
 
+  /**
+   * The retry budget that calls to {@code target} (a channel's authority) spend, or null if the
+   * interceptor keeps budgets per target and has none for it (it has not called it yet, or its
+   * {@link RetryBudgetRegistry} dropped it): for metrics and operators, to read its {@link
+   * RetryBudget#stats()}. Looking a budget up neither creates one nor keeps a registry's entry
+   * alive. A budget given to {@link Builder#retryBudget} is returned for every target.
+   */
+  public @Nullable RetryBudget retryBudget(String target) {
+    return runtime.budgets.existing(Objects.requireNonNull(target, "target"));
+  }
+
   /** The number of request bytes that this interceptor's calls currently hold for replay. */
   public long bufferedBytes() {
     return runtime.buffers.reserved();
