@@ -24,7 +24,10 @@ final class MethodPlan {
   final @Nullable Status failure;
   final long perAttemptTimeoutNanos;
   final long timeoutNanos;
-  /** One attempt and no per-attempt timer: nothing to do but perhaps add a deadline. */
+  /**
+   * One attempt, no per-attempt timer, no key, and neither a circuit breaker to ask nor a listener
+   * to tell: nothing to do but perhaps add a deadline.
+   */
   final boolean passThrough;
 
   private MethodPlan(
@@ -47,7 +50,9 @@ final class MethodPlan {
         policy != null
             && policy.maxAttempts() == 1
             && perAttemptTimeoutNanos == 0
-            && !policy.idempotencyKey();
+            && !policy.idempotencyKey()
+            && runtime.breakers == BreakerScope.NONE
+            && runtime.listener == null;
   }
 
   /** The plan of a method without a policy: its calls go to the channel untouched. */

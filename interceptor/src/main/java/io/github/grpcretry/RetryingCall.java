@@ -1983,6 +1983,10 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   private Status giveUpStatus(@Nullable Status last, String reason) {
     Status base = last != null ? last : Status.UNKNOWN;
     String kept = retrying == null ? null : retrying.keptNote;
+    if (plan.policy.maxAttempts() == 1 && kept == null && last != null) {
+      // A policy that never retries (here for its breaker or listener) has nothing to add.
+      return last;
+    }
     String note =
         "grpc-retry: "
             + attemptsSummary()

@@ -130,6 +130,20 @@ class CircuitBreakerCallTest {
   }
 
   @Test
+  void aMethodThatMakesOneAttemptStillAsksTheBreakerAndTellsIt() throws Exception {
+    CountingBreaker breaker = new CountingBreaker();
+    breaker.allow = 1;
+    faults.script(GET).otherwise(Fault.fail(Status.UNAVAILABLE.withDescription("down")));
+    Channel channel = channel(retryOn(clock).circuitBreaker(breaker), RetryPolicy.noRetry());
+
+    assertThat(call(channel).awaitClose().getDescription()).isEqualTo("down");
+    assertThat(breaker.failures.get()).as("told of the one attempt").isEqualTo(1);
+    Status refused = call(channel).awaitClose();
+    assertThat(refused.getDescription()).isEqualTo("grpc-retry: not sent, told to refuse after 1");
+    assertThat(faults.attemptCount(GET)).isEqualTo(1);
+  }
+
+  @Test
   void aRetryTheBreakerRefusesEndsTheCallWithTheLastStatusAndWhy() throws Exception {
     CountingBreaker breaker = new CountingBreaker();
     breaker.allow = 1;
