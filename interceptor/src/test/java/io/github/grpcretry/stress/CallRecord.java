@@ -57,6 +57,19 @@ final class CallRecord {
   private boolean budgetMisbehaved;
   private final List<String> apiFailures = new ArrayList<>();
 
+  // The retry listener and the circuit breaker (the call's interceptor may have neither).
+  private final List<Object> listenerEvents = new ArrayList<>();
+  private int listenerEventsDropped;
+  private int listenerInside;
+  private @Nullable String listenerOverlap;
+  private int breakerAsked;
+  private int breakerGranted;
+  private int breakerRefused;
+  private int breakerThrew;
+  private int breakerReports;
+  private @Nullable String firstPermission;
+  private @Nullable String breakerOverReported;
+
   // The watchdog's view.
   private boolean lateReported;
   private boolean hungReported;
@@ -292,6 +305,88 @@ final class CallRecord {
   synchronized void budgetMisbehaved(String what) {
     budgetMisbehaved = true;
     add(clock.next(), "user code: the budget " + what + " (scripted)");
+  }
+
+  // --------------------------------------------------------------------------------------------
+  // The retry listener and the circuit breaker.
+
+  private static final int MAX_LISTENER_EVENTS = 64;
+
+  /** A listener event for this call begins; returns false if another one is still running. */
+  synchronized boolean listenerEnter(Object event) {
+    boolean alone = listenerInside++ == 0;
+    if (!alone && listenerOverlap == null) {
+      listenerOverlap = "event " + event + " while another event of the call was being delivered";
+    }
+    if (listenerEvents.size() < MAX_LISTENER_EVENTS) {
+      listenerEvents.add(event);
+    } else {
+      listenerEventsDropped++;
+    }
+    add(clock.next(), "listener: " + event);
+    return alone;
+  }
+
+  synchronized void listenerExit() {
+    listenerInside--;
+  }
+
+  /** The n-th permission asked for this call (1-based). */
+  synchronized int breakerAsked() {
+    return ++breakerAsked;
+  }
+
+  synchronized void breakerAnswered(int n, @Nullable Boolean granted) {
+    String what = granted == null ? "threw" : granted ? "granted" : "refused";
+    if (n == 1) {
+      firstPermission = what;
+    }
+    if (granted == null) {
+      breakerThrew++;
+    } else if (granted) {
+      breakerGranted++;
+    } else {
+      breakerRefused++;
+    }
+    add(clock.next(), "user code: breaker permission " + n + " " + what);
+  }
+
+  /** The n-th report for this call (1-based); notes a report beyond the permissions granted. */
+  synchronized int breakerReported(String what) {
+    int n = ++breakerReports;
+    if (n > breakerGranted && breakerOverReported == null) {
+      breakerOverReported =
+          "report " + n + " (" + what + ") with only " + breakerGranted + " permission(s) granted";
+    }
+    add(clock.next(), "user code: breaker report " + n + ": " + what);
+    return n;
+  }
+
+  /** What the listener and the breaker saw of this call. */
+  record ExtrasSnapshot(
+      List<Object> listenerEvents,
+      int listenerEventsDropped,
+      @Nullable String listenerOverlap,
+      int breakerAsked,
+      int breakerGranted,
+      int breakerRefused,
+      int breakerThrew,
+      int breakerReports,
+      @Nullable String firstPermission,
+      @Nullable String breakerOverReported) {}
+
+  synchronized ExtrasSnapshot extrasSnapshot() {
+    return new ExtrasSnapshot(
+        new ArrayList<>(listenerEvents),
+        listenerEventsDropped,
+        listenerOverlap,
+        breakerAsked,
+        breakerGranted,
+        breakerRefused,
+        breakerThrew,
+        breakerReports,
+        firstPermission,
+        breakerOverReported);
   }
 
   // --------------------------------------------------------------------------------------------
