@@ -69,6 +69,7 @@ final class CallRecord {
   private int breakerReports;
   private @Nullable String firstPermission;
   private @Nullable String breakerOverReported;
+  private boolean breakerMisbehaved;
 
   // The watchdog's view.
   private boolean lateReported;
@@ -360,6 +361,16 @@ final class CallRecord {
     }
     add(clock.next(), "user code: breaker report " + n + ": " + what);
     return n;
+  }
+
+  /** The breaker threw (from a permission or a report) for this call. */
+  synchronized void breakerThrows(String what) {
+    breakerMisbehaved = true;
+    add(clock.next(), "user code: the breaker throws from " + what + " (scripted)");
+  }
+
+  synchronized boolean breakerMisbehaved() {
+    return breakerMisbehaved;
   }
 
   /** What the listener and the breaker saw of this call. */

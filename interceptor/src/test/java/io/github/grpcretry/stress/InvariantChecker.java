@@ -103,11 +103,13 @@ final class InvariantChecker {
     // is the call's outcome: if it carries the server's stamp, the server's answer arrived whole,
     // and the application must get all of that attempt's messages and the server's status code.
     // Not checked when the application cancelled (cancel() or its Context), its own listener threw
-    // (which cancels the call, as grpc-java's ClientCallImpl does), or the call's deadline had
+    // (which cancels the call, as grpc-java's ClientCallImpl does), the circuit breaker threw (the
+    // engine then ends the call with an INTERNAL naming it, even after commit), or the deadline had
     // passed before the close: then "cancel/deadline won the race" is a legitimate outcome.
     boolean raced =
         s.appCancelledBeforeClose()
             || s.listenerThrew()
+            || record.breakerMisbehaved()
             || record.harnessCancelNanos() >= 0
             || (plan.hasDeadline() && s.closeNanos() >= s.deadlineFloorNanos() - DEADLINE_MARGIN_NANOS);
     if (committed != null && s.closes() > 0 && !raced) {

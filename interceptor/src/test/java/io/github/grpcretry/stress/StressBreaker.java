@@ -73,6 +73,7 @@ final class StressBreaker implements CircuitBreaker {
     slow(record);
     if (kind == BreakerKind.THROWS_ON_PERMISSION && n == record.plan.extras().breakerAt()) {
       record.breakerAnswered(n, null);
+      record.breakerThrows("tryAcquirePermission");
       figures.count("breaker", "threw from tryAcquirePermission");
       throw new IllegalStateException("stress: scripted failure in CircuitBreaker.tryAcquirePermission");
     }
@@ -98,6 +99,7 @@ final class StressBreaker implements CircuitBreaker {
       onDelegate.accept(delegate);
     }
     if (kind == BreakerKind.THROWS_ON_REPORT && n == record.plan.extras().breakerAt()) {
+      record.breakerThrows(what);
       figures.count("breaker", "threw from a report");
       throw new IllegalStateException("stress: scripted failure in CircuitBreaker." + what);
     }
