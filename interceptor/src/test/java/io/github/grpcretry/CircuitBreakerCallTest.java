@@ -204,6 +204,87 @@ class CircuitBreakerCallTest {
     assertThat(breaker.ignored.get()).isEqualTo(1);
   }
 
+  /** A budget that throws from every tryAcquire: user code gone wrong. */
+  static final class ThrowingBudget implements RetryBudget {
+    @Override
+    public boolean tryAcquire(AttemptKind kind) {
+      throw new IllegalStateException("budget broken");
+    }
+
+    @Override
+    public void recordOutcome(int attemptNumber, Outcome outcome) {}
+
+    @Override
+    public BudgetStats stats() {
+      return RetryBudget.unlimited().stats();
+    }
+  }
+
+  private static void awaitResults(CountingBreaker breaker) throws InterruptedException {
+    for (int i = 0; i < 1_000 && breaker.results() < breaker.permissions.get(); i++) {
+      Thread.sleep(1); // a loser's close can come a moment after the call's
+    }
+  }
+
+  // Regression (found by the stress harness, invariant BREAKER_BALANCE): the breaker was asked
+  // before the budget, and when the budget threw, the permission granted for the retry, hedge or
+  // replacement it was asked for was never given back, so a classic breaker in half-open state
+  // lost a probe for good.
+  @Test
+  void aPermissionIsGivenBackWhenTheBudgetThrowsForTheRetryItWasFor() throws Exception {
+    CountingBreaker breaker = new CountingBreaker();
+    faults.script(GET).otherwise(Fault.fail(Status.UNAVAILABLE));
+    Channel channel =
+        channel(
+            retryOn(clock).retryBudget(new ThrowingBudget()).circuitBreaker(breaker),
+            policy(3).build());
+
+    Status status = call(channel).awaitClose();
+    assertThat(status.getCode()).isEqualTo(Status.Code.INTERNAL);
+    awaitResults(breaker);
+    assertThat(breaker.permissions.get()).as("the first attempt and the retry").isEqualTo(2);
+    assertThat(breaker.failures.get()).as("the UNAVAILABLE").isEqualTo(1);
+    assertThat(breaker.ignored.get()).as("the retry never sent").isEqualTo(1);
+  }
+
+  @Test
+  void aPermissionIsGivenBackWhenTheBudgetThrowsForTheHedgeItWasFor() throws Exception {
+    CountingBreaker breaker = new CountingBreaker();
+    faults.script(GET).then(Fault.hang()).then(Fault.pass());
+    Channel channel =
+        channel(
+            retryOn(clock).retryBudget(new ThrowingBudget()).circuitBreaker(breaker),
+            HedgingPolicy.newBuilder().maxAttempts(2).hedgingDelay(Duration.ofMillis(10)).build());
+    RecordingListener<Item> listener = call(channel);
+    awaitTimers(clock, 1);
+    clock.advance(Duration.ofMillis(10));
+
+    assertThat(listener.awaitClose().getCode()).isEqualTo(Status.Code.INTERNAL);
+    awaitResults(breaker);
+    assertThat(breaker.permissions.get()).as("the first attempt and the hedge").isEqualTo(2);
+    assertThat(breaker.results()).as("one report per permission").isEqualTo(2);
+    assertThat(breaker.ignored.get()).isEqualTo(2);
+  }
+
+  @Test
+  void aPermissionIsGivenBackWhenTheBudgetThrowsForTheReplacementOfATimedOutAttempt()
+      throws Exception {
+    CountingBreaker breaker = new CountingBreaker();
+    faults.script(GET).otherwise(Fault.hang());
+    Channel channel =
+        channel(
+            retryOn(clock).retryBudget(new ThrowingBudget()).circuitBreaker(breaker),
+            policy(3).perAttemptTimeout(Duration.ofMillis(50)).build());
+    RecordingListener<Item> listener = call(channel);
+    awaitTimers(clock, 1);
+    clock.advance(Duration.ofMillis(50));
+
+    assertThat(listener.awaitClose().getCode()).isEqualTo(Status.Code.INTERNAL);
+    awaitResults(breaker);
+    assertThat(breaker.permissions.get()).as("the first attempt and its replacement").isEqualTo(2);
+    assertThat(breaker.results()).as("one report per permission").isEqualTo(2);
+  }
+
   @Test
   void aClassicBreakerPerTargetOpensOnRealFailuresAndIgnoresTheApplicationsAnswers()
       throws Exception {
