@@ -1461,12 +1461,20 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       n = retrying.breakerReleases;
       retrying.breakerReleases = 0;
     }
-    try {
-      for (int i = 0; i < n; i++) {
+    // Each permission is given back even when the breaker throws on one: a throw ends the call,
+    // but must not cost the breaker the other permissions (a half-open breaker's probes).
+    UserCode.Failure first = null;
+    for (int i = 0; i < n; i++) {
+      try {
         UserCode.report(breaker, null);
+      } catch (UserCode.Failure e) {
+        if (first == null) {
+          first = e;
+        }
       }
-    } catch (UserCode.Failure e) {
-      fail(e.status, caller);
+    }
+    if (first != null) {
+      fail(first.status, caller);
     }
   }
 

@@ -43,7 +43,7 @@ class CircuitBreakerCallTest {
   }
 
   /** A breaker that answers as told and counts what it is asked and told. */
-  static final class CountingBreaker implements CircuitBreaker {
+  static class CountingBreaker implements CircuitBreaker {
     final AtomicInteger permissions = new AtomicInteger();
     final AtomicInteger refusals = new AtomicInteger();
     final AtomicInteger successes = new AtomicInteger();
@@ -283,6 +283,42 @@ class CircuitBreakerCallTest {
     awaitResults(breaker);
     assertThat(breaker.permissions.get()).as("the first attempt and its replacement").isEqualTo(2);
     assertThat(breaker.results()).as("one report per permission").isEqualTo(2);
+  }
+
+  // Regression (found by the stress harness, invariant BREAKER_BALANCE): the permissions of
+  // attempts that ended unheard of are given back together, and when the breaker threw on the
+  // first of them, the rest were never given back.
+  @Test
+  void aBreakerThatThrowsWhenGivenBackAPermissionIsStillGivenBackTheOthers() throws Exception {
+    CountingBreaker breaker =
+        new CountingBreaker() {
+          @Override
+          public void onIgnored() {
+            super.onIgnored();
+            throw new IllegalStateException("breaker broken");
+          }
+        };
+    Channel channel =
+        channel(
+            retryOn(clock).circuitBreaker(breaker),
+            HedgingPolicy.newBuilder().maxAttempts(3).hedgingDelay(Duration.ofMillis(10)).build());
+    // A unary call's attempts wait for the request to be complete before they start: with no
+    // halfClose yet, the first attempt and both hedges are made (on a permission each) but none
+    // is sent, and the cancel gives the three permissions back at once.
+    RecordingListener<Item> listener = new RecordingListener<>();
+    ClientCall<GetItemRequest, Item> call = channel.newCall(GET, CallOptions.DEFAULT);
+    call.start(listener, new Metadata());
+    call.request(1);
+    for (int hedge = 0; hedge < 2; hedge++) {
+      awaitTimers(clock, 1);
+      clock.advance(Duration.ofMillis(10));
+    }
+    assertThat(breaker.permissions.get()).as("the first attempt and two hedges").isEqualTo(3);
+    call.cancel("stop", null);
+
+    assertThat(listener.awaitClose().getCode()).isEqualTo(Status.Code.CANCELLED);
+    assertThat(faults.attemptCount(GET)).isZero();
+    assertThat(breaker.ignored.get()).as("every permission given back").isEqualTo(3);
   }
 
   @Test
