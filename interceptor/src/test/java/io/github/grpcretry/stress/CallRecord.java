@@ -43,6 +43,7 @@ final class CallRecord {
   private final List<Tag> messages = new ArrayList<>();
   private final List<String> untaggedMessages = new ArrayList<>();
   private long firstResponseSeq = -1;
+  private long firstResponseNanos;
   private int closes;
   private long closeSeq = -1;
   private long closeNanos;
@@ -105,6 +106,8 @@ final class CallRecord {
     int closeTag = -1;
     @Nullable String pushback;
     boolean engineCancelled;
+    /** When the engine cancelled it for its per-attempt timeout, or -1. */
+    long timeoutCancelSeq = -1;
 
     AttemptTrace(int number, long startSeq, long startNanos) {
       this.number = number;
@@ -182,6 +185,9 @@ final class CallRecord {
 
   synchronized void attemptCancelled(AttemptTrace trace, long seq, @Nullable String message) {
     trace.engineCancelled = true;
+    if (message != null && message.contains("per-attempt timeout") && trace.timeoutCancelSeq < 0) {
+      trace.timeoutCancelSeq = seq;
+    }
     add(seq, "below: engine cancels attempt " + trace.number + " (" + message + ")");
   }
 
@@ -225,6 +231,7 @@ final class CallRecord {
     }
     if (firstResponseSeq < 0) {
       firstResponseSeq = seq;
+      firstResponseNanos = clock.nanoTime();
     }
     add(seq, "app: onHeaders (server stamp " + tag + ")");
   }
@@ -239,6 +246,7 @@ final class CallRecord {
     }
     if (firstResponseSeq < 0) {
       firstResponseSeq = seq;
+      firstResponseNanos = clock.nanoTime();
     }
     add(seq, "app: onMessage " + tag);
     return messages.size() + untaggedMessages.size();
@@ -504,6 +512,7 @@ final class CallRecord {
       c.closeTag = t.closeTag;
       c.pushback = t.pushback;
       c.engineCancelled = t.engineCancelled;
+      c.timeoutCancelSeq = t.timeoutCancelSeq;
       a.add(c);
     }
     return new Snapshot(
@@ -518,6 +527,7 @@ final class CallRecord {
         new ArrayList<>(messages),
         new ArrayList<>(untaggedMessages),
         firstResponseSeq,
+        firstResponseNanos,
         closes,
         closeSeq,
         closeNanos,
@@ -543,6 +553,7 @@ final class CallRecord {
       List<Tag> messages,
       List<String> untaggedMessages,
       long firstResponseSeq,
+      long firstResponseNanos,
       int closes,
       long closeSeq,
       long closeNanos,

@@ -196,11 +196,15 @@ final class InvariantChecker {
         if (t.startSeq <= s.firstResponseSeq()) {
           continue;
         }
-        if (retry != null) {
-          // Sound for retry policies: attempts run one after another, and a new one is decided
-          // only after the previous one closed or timed out (which ends it: its responses are then
-          // dropped). The committed attempt's headers precede its close, so no decision can be
-          // pending at commit.
+        if (retry != null && replacedOnTimeout(retry, s, t)) {
+          // A per-attempt timeout decides a replacement while the timed-out attempt may still
+          // answer and win (the engine keeps it as a contender until it closes): the replacement
+          // then straddles the commit as a hedge does; counted only.
+          figures.count("retry", "replacements after a per-attempt timeout started just after commit (not checked)");
+        } else if (retry != null) {
+          // Sound for retry policies otherwise: attempts run one after another, and a new one is
+          // decided only after the previous one closed. The committed attempt's headers precede
+          // its close, so no decision can be pending at commit.
           violations.report(
               Invariant.ATTEMPT_AFTER_COMMIT,
               record,
@@ -221,6 +225,33 @@ final class InvariantChecker {
     if (retry != null && !s.classifierThrew()) {
       checkNoRetryAfterFinalClose(record, s, retry);
     }
+  }
+
+  /**
+   * Whether attempt {@code t}, started after the first response, may have been decided by the
+   * per-attempt timeout of an attempt before it that was still open when the response came: the
+   * engine cancelled one for its timeout before the first response, or one had been running
+   * for (nearly) the timeout by then without having closed.
+   */
+  private static boolean replacedOnTimeout(RetryPolicy retry, Snapshot s, AttemptTrace t) {
+    if (retry.perAttemptTimeout() == null) {
+      return false;
+    }
+    long perAttempt = retry.perAttemptTimeout().toNanos();
+    for (AttemptTrace u : s.attempts()) {
+      if (u.number >= t.number || u.startSeq > s.firstResponseSeq()) {
+        continue;
+      }
+      if (u.timeoutCancelSeq >= 0 && u.timeoutCancelSeq < s.firstResponseSeq()) {
+        return true;
+      }
+      boolean openAtResponse = u.closeSeq < 0 || u.closeSeq > s.firstResponseSeq();
+      if (openAtResponse
+          && s.firstResponseNanos() >= u.startNanos + perAttempt - DEADLINE_MARGIN_NANOS) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**
