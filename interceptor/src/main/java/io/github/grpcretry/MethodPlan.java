@@ -24,7 +24,10 @@ final class MethodPlan {
   final @Nullable Status failure;
   final long perAttemptTimeoutNanos;
   final long timeoutNanos;
-  /** One attempt and no per-attempt timer: nothing to do but perhaps add a deadline. */
+  /**
+   * One attempt, no per-attempt timer, no key, and nobody to ask or tell (no breaker, no
+   * listener): nothing to do but perhaps add a deadline.
+   */
   final boolean passThrough;
 
   private MethodPlan(
@@ -47,7 +50,11 @@ final class MethodPlan {
         policy != null
             && policy.maxAttempts() == 1
             && perAttemptTimeoutNanos == 0
-            && !policy.idempotencyKey();
+            && !policy.idempotencyKey()
+            // A breaker is asked before every attempt and a listener hears every call, first
+            // attempts included: such calls need the retrying call even with one attempt.
+            && !runtime.breakers.any()
+            && runtime.listener == null;
   }
 
   /** The plan of a method without a policy: its calls go to the channel untouched. */

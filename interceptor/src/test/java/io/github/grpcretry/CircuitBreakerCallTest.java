@@ -129,6 +129,27 @@ class CircuitBreakerCallTest {
     listener.assertContractKept();
   }
 
+  // Regression (found by the stress harness, invariant BREAKER_BALANCE): a call whose policy
+  // makes one attempt and has no per-attempt timeout was handed to the channel as it was, so the
+  // breaker was never asked: an open breaker let every such call through to a target it knew was
+  // down, and never heard how they ended.
+  @Test
+  void aCallOfOneAttemptAsksTheBreakerToo() throws Exception {
+    CountingBreaker breaker = new CountingBreaker();
+    breaker.allow = 0;
+    Channel channel = channel(retryOn(clock).circuitBreaker(breaker), policy(1).build());
+
+    Status status = call(channel).awaitClose();
+    assertThat(status.getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(status.getDescription()).isEqualTo("grpc-retry: not sent, told to refuse after 0");
+    assertThat(faults.attemptCount(GET)).isZero();
+
+    breaker.allow = Integer.MAX_VALUE;
+    assertThat(call(channel).awaitClose().getCode()).isEqualTo(Status.Code.OK);
+    assertThat(breaker.permissions.get()).isEqualTo(1);
+    assertThat(breaker.successes.get()).isEqualTo(1);
+  }
+
   @Test
   void aRetryTheBreakerRefusesEndsTheCallWithTheLastStatusAndWhy() throws Exception {
     CountingBreaker breaker = new CountingBreaker();
