@@ -209,17 +209,6 @@ record CallPlan(
     return extras.listener() || extras.breaker() != BreakerKind.NONE;
   }
 
-  /**
-   * Whether the interceptor passes the call straight through (maxAttempts 1, no per-attempt
-   * timeout, no idempotency key): then it makes no RetryingCall, no listener event, asks no breaker.
-   */
-  boolean passedThrough() {
-    RetryPolicy retry = retryPolicy();
-    return policy.maxAttempts() == 1
-        && (retry == null || retry.perAttemptTimeout() == null)
-        && !policy.idempotencyKey();
-  }
-
   /** Whether the engine treats the method as safe to repeat: by its descriptor or by the key. */
   boolean safeToRepeat() {
     return method.safeToRepeat() || policy.idempotencyKey();

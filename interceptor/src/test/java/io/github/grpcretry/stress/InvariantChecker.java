@@ -364,8 +364,7 @@ final class InvariantChecker {
       return false;
     }
     List<Object> events = x.listenerEvents();
-    return !(events.isEmpty() && plan.passedThrough())
-        && (events.isEmpty() || !(events.get(events.size() - 1) instanceof RetryListener.CallClosed));
+    return events.isEmpty() || !(events.get(events.size() - 1) instanceof RetryListener.CallClosed);
   }
 
   private void checkKeys(CallRecord record, CallPlan plan, Snapshot s) {
@@ -407,7 +406,8 @@ final class InvariantChecker {
    * went through them. So: AttemptStarted numbered 1, 2, 3... (the first of kind FIRST); each
    * started attempt ends exactly once, after it started; at most one CallCommitted, for a started
    * attempt; exactly one CallClosed, the last event, with the application's status code, as many
-   * attempts as were started and as many hedges as started of kind HEDGE. A listener that throws
+   * attempts as were started and as many hedges as started of kind HEDGE, for calls of one attempt
+   * too. A listener that throws
    * (added before the recording one) changes nothing: the recording one still hears all this.
    */
   private void checkListener(
@@ -417,10 +417,6 @@ final class InvariantChecker {
       return;
     }
     List<Object> events = x.listenerEvents();
-    if (events.isEmpty() && plan.passedThrough()) {
-      figures.count("listener", "calls passed through: no events (not checked)");
-      return;
-    }
     List<String> wrong = new ArrayList<>();
     if (x.listenerOverlap() != null) {
       wrong.add(x.listenerOverlap());
@@ -495,18 +491,14 @@ final class InvariantChecker {
   }
 
   /**
-   * What {@link io.github.grpcretry.CircuitBreaker} promises: every attempt is made on a
-   * permission, every permission granted gets exactly one report (a report that throws still
+   * What {@link io.github.grpcretry.CircuitBreaker} promises, for calls of one attempt too:
+   * every attempt is made on a permission, every permission granted gets exactly one report (a report that throws still
    * counts as made), and a call whose first permission is refused ends at once with UNAVAILABLE
    * ("grpc-retry: not sent, ...") without an attempt; one whose first permission throws ends with
    * the INTERNAL that names the breaker, without an attempt either.
    */
   private void checkBreaker(
       CallRecord record, CallPlan plan, Snapshot s, CallRecord.ExtrasSnapshot x) {
-    if (x.breakerAsked() == 0 && plan.passedThrough()) {
-      figures.count("breaker", "calls passed through: not asked (not checked)");
-      return;
-    }
     if (x.breakerOverReported() != null) {
       violations.report(Invariant.BREAKER_BALANCE, record, "doubled: " + x.breakerOverReported());
     } else if (x.breakerReports() < x.breakerGranted()) {
