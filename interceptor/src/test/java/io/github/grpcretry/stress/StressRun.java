@@ -337,7 +337,10 @@ final class StressRun {
     String policy =
         plan.hedged()
             ? "hedging"
-            : plan.policy().maxAttempts() == 1 && plan.retryPolicy().perAttemptTimeout() == null
+            : plan.policy().maxAttempts() == 1
+                    && plan.retryPolicy().perAttemptTimeout() == null
+                    && !plan.policy().idempotencyKey()
+                    && !plan.needsOwnInterceptor()
                 ? "retry, passed through (maxAttempts 1)"
                 : plan.retryPolicy().perAttemptTimeout() != null ? "retry with perAttemptTimeout" : "retry";
     f.count("policies", policy);
