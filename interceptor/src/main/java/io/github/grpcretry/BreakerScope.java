@@ -60,6 +60,11 @@ final class BreakerScope {
     return new BreakerScope(unwatched, factory, ticker, random, listener);
   }
 
+  /** Whether the interceptor has a breaker, given or made per target. */
+  boolean any() {
+    return given != null || factory != null;
+  }
+
   /** The breaker of a call to {@code authority}, or null if the interceptor has none. */
   @Nullable CircuitBreaker breakerFor(String authority) {
     if (given != null || factory == null) {

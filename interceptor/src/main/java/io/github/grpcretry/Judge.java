@@ -137,6 +137,29 @@ final class Judge {
     return c.breaker() == null || UserCode.tryAcquirePermission(c.breaker());
   }
 
+  /**
+   * Asks the budget for an attempt that the breaker, if any, has just permitted. The permission is
+   * given back when the budget refuses, and also when it throws: the attempt is not sent then
+   * either, and a permission never given back is a half-open breaker's probe lost for good.
+   */
+  private static boolean budgetGrants(Case c, RetryBudget.AttemptKind kind) {
+    boolean granted;
+    try {
+      granted = UserCode.tryAcquire(c.budget(), kind);
+    } catch (UserCode.Failure e) {
+      try {
+        release(c);
+      } catch (UserCode.Failure alsoBroken) {
+        e.addSuppressed(alsoBroken); // The call ends with the budget's failure, seen first.
+      }
+      throw e;
+    }
+    if (!granted) {
+      release(c);
+    }
+    return granted;
+  }
+
   /** Gives a permission back when the attempt it was for will not be sent. */
   private static void release(Case c) {
     if (c.breaker() != null) {
@@ -189,8 +212,7 @@ final class Judge {
     if (!permitted(c)) {
       return Verdict.giveUpForOverload(c.status(), BREAKER_REFUSED, "breaker", RetryListener.Refusal.BREAKER);
     }
-    if (!UserCode.tryAcquire(c.budget(), RetryBudget.AttemptKind.RETRY)) {
-      release(c);
+    if (!budgetGrants(c, RetryBudget.AttemptKind.RETRY)) {
       return Verdict.giveUpForOverload(c.status(), BUDGET_REFUSED, "budget", RetryListener.Refusal.BUDGET);
     }
     return Verdict.retry(delay, hint >= 0, c.breaker() != null);
@@ -228,8 +250,7 @@ final class Judge {
     if (!permitted(c)) {
       return Verdict.keepForOverload(BREAKER_REFUSED, "breaker", RetryListener.Refusal.BREAKER);
     }
-    if (!UserCode.tryAcquire(c.budget(), RetryBudget.AttemptKind.AFTER_TIMEOUT)) {
-      release(c);
+    if (!budgetGrants(c, RetryBudget.AttemptKind.AFTER_TIMEOUT)) {
       return Verdict.keepForOverload(BUDGET_REFUSED, "budget", RetryListener.Refusal.BUDGET);
     }
     return Verdict.replace(delay, c.breaker() != null);

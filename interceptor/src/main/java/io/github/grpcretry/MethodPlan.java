@@ -25,8 +25,8 @@ final class MethodPlan {
   final long perAttemptTimeoutNanos;
   final long timeoutNanos;
   /**
-   * One attempt, no per-attempt timer, no key, and neither a circuit breaker to ask nor a listener
-   * to tell: nothing to do but perhaps add a deadline.
+   * One attempt, no per-attempt timer, no key, and nobody to ask or tell (no breaker, no
+   * listener): nothing to do but perhaps add a deadline.
    */
   final boolean passThrough;
 
@@ -51,7 +51,9 @@ final class MethodPlan {
             && policy.maxAttempts() == 1
             && perAttemptTimeoutNanos == 0
             && !policy.idempotencyKey()
-            && runtime.breakers == BreakerScope.NONE
+            // A breaker is asked before every attempt and a listener hears every call, first
+            // attempts included: such calls need the retrying call even with one attempt.
+            && !runtime.breakers.any()
             && runtime.listener == null;
   }
 

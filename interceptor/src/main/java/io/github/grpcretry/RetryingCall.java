@@ -1064,14 +1064,19 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     while (true) {
       boolean permitted = true;
       boolean granted = false;
+      // A permission of the breaker that no attempt has used yet: it must be given back once.
+      boolean owed = false;
       Status failure = null;
       try {
         permitted = breaker == null || UserCode.tryAcquirePermission(breaker);
+        owed = permitted && breaker != null;
         granted = permitted && UserCode.tryAcquire(budget, RetryBudget.AttemptKind.HEDGE);
-        if (permitted && !granted && breaker != null) {
+        if (owed && !granted) {
+          owed = false;
           UserCode.report(breaker, null);
         }
       } catch (UserCode.Failure e) {
+        // When the budget threw, the permission is still owed: it is given back below.
         failure = e.status;
       }
       int fx = 0;
@@ -1102,8 +1107,9 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
             fx = planNextHedge();
           }
         }
-        if (granted && !sent && breaker != null) {
-          retrying().breakerReleases++; // granted, but the call moved on meanwhile
+        if (owed && !sent) {
+          // Granted, but the budget threw or the call moved on meanwhile.
+          retrying().breakerReleases++;
         }
         settle();
         fx |= effects(caller);
@@ -1464,12 +1470,20 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       n = retrying.breakerReleases;
       retrying.breakerReleases = 0;
     }
-    try {
-      for (int i = 0; i < n; i++) {
+    // Each permission is given back even when the breaker throws on one: a throw ends the call,
+    // but must not cost the breaker the other permissions (a half-open breaker's probes).
+    UserCode.Failure first = null;
+    for (int i = 0; i < n; i++) {
+      try {
         UserCode.report(breaker, null);
+      } catch (UserCode.Failure e) {
+        if (first == null) {
+          first = e;
+        }
       }
-    } catch (UserCode.Failure e) {
-      fail(e.status, caller);
+    }
+    if (first != null) {
+      fail(first.status, caller);
     }
   }
 

@@ -43,7 +43,7 @@ class CircuitBreakerCallTest {
   }
 
   /** A breaker that answers as told and counts what it is asked and told. */
-  static final class CountingBreaker implements CircuitBreaker {
+  static class CountingBreaker implements CircuitBreaker {
     final AtomicInteger permissions = new AtomicInteger();
     final AtomicInteger refusals = new AtomicInteger();
     final AtomicInteger successes = new AtomicInteger();
@@ -127,6 +127,27 @@ class CircuitBreakerCallTest {
     assertThat(budget.acquired).as("costs no budget").isEmpty();
     assertThat(budget.outcomes()).isEmpty();
     listener.assertContractKept();
+  }
+
+  // Regression (found by the stress harness, invariant BREAKER_BALANCE): a call whose policy
+  // makes one attempt and has no per-attempt timeout was handed to the channel as it was, so the
+  // breaker was never asked: an open breaker let every such call through to a target it knew was
+  // down, and never heard how they ended.
+  @Test
+  void aCallOfOneAttemptAsksTheBreakerToo() throws Exception {
+    CountingBreaker breaker = new CountingBreaker();
+    breaker.allow = 0;
+    Channel channel = channel(retryOn(clock).circuitBreaker(breaker), policy(1).build());
+
+    Status status = call(channel).awaitClose();
+    assertThat(status.getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(status.getDescription()).isEqualTo("grpc-retry: not sent, told to refuse after 0");
+    assertThat(faults.attemptCount(GET)).isZero();
+
+    breaker.allow = Integer.MAX_VALUE;
+    assertThat(call(channel).awaitClose().getCode()).isEqualTo(Status.Code.OK);
+    assertThat(breaker.permissions.get()).isEqualTo(1);
+    assertThat(breaker.successes.get()).isEqualTo(1);
   }
 
   @Test
@@ -216,6 +237,123 @@ class CircuitBreakerCallTest {
     assertThat(breaker.permissions.get()).isEqualTo(2);
     assertThat(breaker.successes.get()).isEqualTo(1);
     assertThat(breaker.ignored.get()).isEqualTo(1);
+  }
+
+  /** A budget that throws from every tryAcquire: user code gone wrong. */
+  static final class ThrowingBudget implements RetryBudget {
+    @Override
+    public boolean tryAcquire(AttemptKind kind) {
+      throw new IllegalStateException("budget broken");
+    }
+
+    @Override
+    public void recordOutcome(int attemptNumber, Outcome outcome) {}
+
+    @Override
+    public BudgetStats stats() {
+      return RetryBudget.unlimited().stats();
+    }
+  }
+
+  private static void awaitResults(CountingBreaker breaker) throws InterruptedException {
+    for (int i = 0; i < 1_000 && breaker.results() < breaker.permissions.get(); i++) {
+      Thread.sleep(1); // a loser's close can come a moment after the call's
+    }
+  }
+
+  // Regression (found by the stress harness, invariant BREAKER_BALANCE): the breaker was asked
+  // before the budget, and when the budget threw, the permission granted for the retry, hedge or
+  // replacement it was asked for was never given back, so a classic breaker in half-open state
+  // lost a probe for good.
+  @Test
+  void aPermissionIsGivenBackWhenTheBudgetThrowsForTheRetryItWasFor() throws Exception {
+    CountingBreaker breaker = new CountingBreaker();
+    faults.script(GET).otherwise(Fault.fail(Status.UNAVAILABLE));
+    Channel channel =
+        channel(
+            retryOn(clock).retryBudget(new ThrowingBudget()).circuitBreaker(breaker),
+            policy(3).build());
+
+    Status status = call(channel).awaitClose();
+    assertThat(status.getCode()).isEqualTo(Status.Code.INTERNAL);
+    awaitResults(breaker);
+    assertThat(breaker.permissions.get()).as("the first attempt and the retry").isEqualTo(2);
+    assertThat(breaker.failures.get()).as("the UNAVAILABLE").isEqualTo(1);
+    assertThat(breaker.ignored.get()).as("the retry never sent").isEqualTo(1);
+  }
+
+  @Test
+  void aPermissionIsGivenBackWhenTheBudgetThrowsForTheHedgeItWasFor() throws Exception {
+    CountingBreaker breaker = new CountingBreaker();
+    faults.script(GET).then(Fault.hang()).then(Fault.pass());
+    Channel channel =
+        channel(
+            retryOn(clock).retryBudget(new ThrowingBudget()).circuitBreaker(breaker),
+            HedgingPolicy.newBuilder().maxAttempts(2).hedgingDelay(Duration.ofMillis(10)).build());
+    RecordingListener<Item> listener = call(channel);
+    awaitTimers(clock, 1);
+    clock.advance(Duration.ofMillis(10));
+
+    assertThat(listener.awaitClose().getCode()).isEqualTo(Status.Code.INTERNAL);
+    awaitResults(breaker);
+    assertThat(breaker.permissions.get()).as("the first attempt and the hedge").isEqualTo(2);
+    assertThat(breaker.results()).as("one report per permission").isEqualTo(2);
+    assertThat(breaker.ignored.get()).isEqualTo(2);
+  }
+
+  @Test
+  void aPermissionIsGivenBackWhenTheBudgetThrowsForTheReplacementOfATimedOutAttempt()
+      throws Exception {
+    CountingBreaker breaker = new CountingBreaker();
+    faults.script(GET).otherwise(Fault.hang());
+    Channel channel =
+        channel(
+            retryOn(clock).retryBudget(new ThrowingBudget()).circuitBreaker(breaker),
+            policy(3).perAttemptTimeout(Duration.ofMillis(50)).build());
+    RecordingListener<Item> listener = call(channel);
+    awaitTimers(clock, 1);
+    clock.advance(Duration.ofMillis(50));
+
+    assertThat(listener.awaitClose().getCode()).isEqualTo(Status.Code.INTERNAL);
+    awaitResults(breaker);
+    assertThat(breaker.permissions.get()).as("the first attempt and its replacement").isEqualTo(2);
+    assertThat(breaker.results()).as("one report per permission").isEqualTo(2);
+  }
+
+  // Regression (found by the stress harness, invariant BREAKER_BALANCE): the permissions of
+  // attempts that ended unheard of are given back together, and when the breaker threw on the
+  // first of them, the rest were never given back.
+  @Test
+  void aBreakerThatThrowsWhenGivenBackAPermissionIsStillGivenBackTheOthers() throws Exception {
+    CountingBreaker breaker =
+        new CountingBreaker() {
+          @Override
+          public void onIgnored() {
+            super.onIgnored();
+            throw new IllegalStateException("breaker broken");
+          }
+        };
+    Channel channel =
+        channel(
+            retryOn(clock).circuitBreaker(breaker),
+            HedgingPolicy.newBuilder().maxAttempts(3).hedgingDelay(Duration.ofMillis(10)).build());
+    // A unary call's attempts wait for the request to be complete before they start: with no
+    // halfClose yet, the first attempt and both hedges are made (on a permission each) but none
+    // is sent, and the cancel gives the three permissions back at once.
+    RecordingListener<Item> listener = new RecordingListener<>();
+    ClientCall<GetItemRequest, Item> call = channel.newCall(GET, CallOptions.DEFAULT);
+    call.start(listener, new Metadata());
+    call.request(1);
+    for (int hedge = 0; hedge < 2; hedge++) {
+      awaitTimers(clock, 1);
+      clock.advance(Duration.ofMillis(10));
+    }
+    assertThat(breaker.permissions.get()).as("the first attempt and two hedges").isEqualTo(3);
+    call.cancel("stop", null);
+
+    assertThat(listener.awaitClose().getCode()).isEqualTo(Status.Code.CANCELLED);
+    assertThat(faults.attemptCount(GET)).isZero();
+    assertThat(breaker.ignored.get()).as("every permission given back").isEqualTo(3);
   }
 
   @Test

@@ -119,6 +119,24 @@ class RetryListenerTest {
     return listener;
   }
 
+  // Regression (found by the stress harness, invariant LISTENER): a call whose policy makes one
+  // attempt and has no per-attempt timeout was handed to the channel as it was, so a listener
+  // (and the metrics built on one) never heard of it.
+  @Test
+  void aCallOfOneAttemptIsHeardToo() throws Exception {
+    Channel channel =
+        ClientInterceptors.intercept(
+            grpc.channel(), retryOn(clock).addListener(events).defaultPolicy(policy(1).build()).build());
+    assertThat(call(channel).awaitClose().getCode()).isEqualTo(Status.Code.OK);
+
+    assertThat(events.of(AttemptStarted.class)).hasSize(1);
+    assertThat(events.of(AttemptEnded.class)).hasSize(1);
+    assertThat(events.all.get(events.all.size() - 1)).isInstanceOf(CallClosed.class);
+    CallClosed closed = events.of(CallClosed.class).get(0);
+    assertThat(closed.status().getCode()).isEqualTo(Status.Code.OK);
+    assertThat(closed.attempts()).isEqualTo(1);
+  }
+
   @Test
   void aRetriedCallTellsEveryStepInOrder() throws Exception {
     faults.script(GET).then(Fault.fail(Status.UNAVAILABLE.withDescription("down"))).then(Fault.pass());

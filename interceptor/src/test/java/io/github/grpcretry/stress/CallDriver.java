@@ -79,7 +79,7 @@ final class CallDriver {
     try {
       Context previous = context != null ? context.attach() : null;
       try {
-        call = env.channel(plan.transport()).newCall(plan.method().descriptor(), options);
+        call = env.channelFor(plan).newCall(plan.method().descriptor(), options);
         record.appStarting(env.clock.next());
         call.start(listener, headers);
       } catch (RuntimeException e) {

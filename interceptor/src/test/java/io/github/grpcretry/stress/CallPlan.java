@@ -23,7 +23,8 @@ record CallPlan(
     DeadlineSource deadlineSource,
     long deadlineMillis,
     List<AttemptScript> scripts,
-    ClientActions actions) {
+    ClientActions actions,
+    Extras extras) {
 
   /** Where the call's deadline comes from. */
   enum DeadlineSource {
@@ -120,6 +121,99 @@ record CallPlan(
     }
   }
 
+  /** How a listener attached to the call's interceptor behaves for this call. */
+  enum ListenerMisbehaviour {
+    NONE,
+    /** The misbehaving listener (added before the recording one) throws from every event. */
+    THROWS,
+    /** The misbehaving listener spins for a moment in every event. */
+    SLOW
+  }
+
+  /** The circuit breaker the call's interceptor asks, as it behaves for this call. */
+  enum BreakerKind {
+    /** No breaker: the call goes through an interceptor without one. */
+    NONE,
+    /** A breaker that permits everything: only the bookkeeping is watched. */
+    PERMIT_ALL,
+    /** The run's shared {@code ClassicCircuitBreaker}, tuned to open now and then. */
+    CLASSIC,
+    /** The run's shared {@code AdaptiveThrottling}. */
+    ADAPTIVE,
+    /** The shared classic breaker, with every method spinning for a moment first. */
+    SLOW,
+    /** Refuses every permission: the call must end UNAVAILABLE without reaching a server. */
+    REFUSES,
+    /** The n-th {@code tryAcquirePermission} throws. */
+    THROWS_ON_PERMISSION,
+    /** The n-th report ({@code onSuccess}, {@code onFailure}, {@code onIgnored}) throws. */
+    THROWS_ON_REPORT
+  }
+
+  /**
+   * The newer features a call may use: listeners on its interceptor, a circuit breaker, an
+   * idempotency key. Drawn from a random stream of their own, so that the rest of a plan is the
+   * same as before these existed.
+   *
+   * @param listener the call's interceptor has the recording listener (and a misbehaving one)
+   * @param listenerMisbehaviour what the misbehaving listener does for this call
+   * @param listenerSlowMicros how long the slow listener spins per event
+   * @param breaker the breaker the call's interceptor asks, or NONE
+   * @param breakerAt the n-th permission or report that throws (1-based), or -1
+   * @param breakerSlowMicros how long the slow breaker spins per method
+   * @param idempotencyKey the policy has {@code idempotencyKey(true)}
+   */
+  record Extras(
+      boolean listener,
+      ListenerMisbehaviour listenerMisbehaviour,
+      int listenerSlowMicros,
+      BreakerKind breaker,
+      int breakerAt,
+      int breakerSlowMicros,
+      boolean idempotencyKey) {
+    static final Extras NONE =
+        new Extras(false, ListenerMisbehaviour.NONE, 0, BreakerKind.NONE, -1, 0, false);
+
+    @Override
+    public String toString() {
+      if (!listener && breaker == BreakerKind.NONE && !idempotencyKey) {
+        return "none";
+      }
+      StringBuilder sb = new StringBuilder("[");
+      if (listener) {
+        sb.append("listeners");
+        if (listenerMisbehaviour == ListenerMisbehaviour.THROWS) {
+          sb.append(" (one throws)");
+        } else if (listenerMisbehaviour == ListenerMisbehaviour.SLOW) {
+          sb.append(" (one slow: ").append(listenerSlowMicros).append("us per event)");
+        }
+      }
+      if (breaker != BreakerKind.NONE) {
+        sb.append(sb.length() > 1 ? ", " : "").append("breaker ").append(breaker);
+        if (breakerAt > 0) {
+          sb.append(" at ").append(breakerAt);
+        }
+        if (breaker == BreakerKind.SLOW) {
+          sb.append(" (").append(breakerSlowMicros).append("us per method)");
+        }
+      }
+      if (idempotencyKey) {
+        sb.append(sb.length() > 1 ? ", " : "").append("idempotencyKey");
+      }
+      return sb.append(']').toString();
+    }
+  }
+
+  /** Whether the call's interceptor is one with a listener or a breaker. */
+  boolean needsOwnInterceptor() {
+    return extras.listener() || extras.breaker() != BreakerKind.NONE;
+  }
+
+  /** Whether the engine treats the method as safe to repeat: by its descriptor or by the key. */
+  boolean safeToRepeat() {
+    return method.safeToRepeat() || policy.idempotencyKey();
+  }
+
   boolean hedged() {
     return policy instanceof HedgingPolicy;
   }
@@ -158,6 +252,7 @@ record CallPlan(
     }
     sb.append('\n');
     sb.append("  client:    ").append(actions).append('\n');
+    sb.append("  extras:    ").append(extras).append('\n');
     return sb.toString();
   }
 }

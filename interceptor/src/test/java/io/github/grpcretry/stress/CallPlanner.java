@@ -9,7 +9,10 @@ import io.github.grpcretry.stress.AttemptScript.Hint;
 import io.github.grpcretry.stress.AttemptScript.Trigger;
 import io.github.grpcretry.stress.CallPlan.BudgetMisbehaviour;
 import io.github.grpcretry.stress.CallPlan.ClientActions;
+import io.github.grpcretry.stress.CallPlan.BreakerKind;
 import io.github.grpcretry.stress.CallPlan.DeadlineSource;
+import io.github.grpcretry.stress.CallPlan.Extras;
+import io.github.grpcretry.stress.CallPlan.ListenerMisbehaviour;
 import io.grpc.Status.Code;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -50,9 +53,13 @@ final class CallPlanner {
 
   CallPlan plan(int index, long callId) {
     Random r = new Random(mixBits(seed, index));
+    // The newer features come from a stream of their own: the rest of a plan stays what it was.
+    Extras extras = extras(new Random(mixBits(seed ^ EXTRAS_STREAM, index)));
     Transport transport = pick(r, Transport.values());
     StressMethod method = pick(r, StressMethod.values());
-    boolean hedge = method.safeToRepeat() && r.nextDouble() < mix.hedging;
+    // A key makes any method safe to repeat, hence hedgeable.
+    boolean safe = method.safeToRepeat() || extras.idempotencyKey();
+    boolean hedge = safe && r.nextDouble() < mix.hedging;
 
     DeadlineSource deadlineSource = DeadlineSource.NONE;
     long deadlineMillis = 0;
@@ -80,7 +87,7 @@ final class CallPlanner {
       if (deadlineSource == DeadlineSource.POLICY_TIMEOUT) {
         b.timeout(Duration.ofMillis(deadlineMillis));
       }
-      policy = b.build();
+      policy = b.idempotencyKey(extras.idempotencyKey()).build();
       retried = nonFatal;
     } else {
       EnumSet<Code> retryable = subset(r, RETRYABLE_POOL, false);
@@ -105,9 +112,9 @@ final class CallPlanner {
       if (deadlineSource == DeadlineSource.POLICY_TIMEOUT) {
         b.timeout(Duration.ofMillis(deadlineMillis));
       }
-      policy = b.build();
+      policy = b.idempotencyKey(extras.idempotencyKey()).build();
       retried = EnumSet.copyOf(retryable);
-      if (method.safeToRepeat()) {
+      if (safe) {
         retried.addAll(idempotentOnly);
       }
     }
@@ -131,7 +138,45 @@ final class CallPlanner {
     }
     return new CallPlan(
         seed, index, callId, transport, method, policy, deadlineSource, deadlineMillis, scripts,
-        actions);
+        actions, extras);
+  }
+
+  private static final long EXTRAS_STREAM = 0x6A09E667F3BCC909L;
+
+  private Extras extras(Random x) {
+    boolean listener = x.nextDouble() < mix.listener;
+    ListenerMisbehaviour misbehaviour = ListenerMisbehaviour.NONE;
+    int slowMicros = 0;
+    if (listener && x.nextDouble() < mix.listenerMisbehaves) {
+      misbehaviour = x.nextBoolean() ? ListenerMisbehaviour.THROWS : ListenerMisbehaviour.SLOW;
+      slowMicros = 20 + x.nextInt(300);
+    }
+    BreakerKind breaker = BreakerKind.NONE;
+    int breakerAt = -1;
+    int breakerSlowMicros = 0;
+    if (x.nextDouble() < mix.breaker) {
+      if (x.nextDouble() < mix.breakerMisbehaves) {
+        breaker =
+            pick(
+                x,
+                new BreakerKind[] {
+                  BreakerKind.SLOW,
+                  BreakerKind.REFUSES,
+                  BreakerKind.THROWS_ON_PERMISSION,
+                  BreakerKind.THROWS_ON_REPORT
+                });
+        breakerAt = breaker.name().startsWith("THROWS") ? 1 + x.nextInt(3) : -1;
+        breakerSlowMicros = 20 + x.nextInt(500);
+      } else {
+        breaker =
+            pick(
+                x,
+                new BreakerKind[] {BreakerKind.PERMIT_ALL, BreakerKind.CLASSIC, BreakerKind.ADAPTIVE});
+      }
+    }
+    boolean key = x.nextDouble() < mix.idempotencyKey;
+    return new Extras(
+        listener, misbehaviour, slowMicros, breaker, breakerAt, breakerSlowMicros, key);
   }
 
   private AttemptScript script(Random r, StressMethod method, int attempt, Set<Code> retried) {

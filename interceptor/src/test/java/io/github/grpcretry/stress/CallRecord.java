@@ -43,6 +43,7 @@ final class CallRecord {
   private final List<Tag> messages = new ArrayList<>();
   private final List<String> untaggedMessages = new ArrayList<>();
   private long firstResponseSeq = -1;
+  private long firstResponseNanos;
   private int closes;
   private long closeSeq = -1;
   private long closeNanos;
@@ -56,6 +57,20 @@ final class CallRecord {
   private int budgetCalls;
   private boolean budgetMisbehaved;
   private final List<String> apiFailures = new ArrayList<>();
+
+  // The retry listener and the circuit breaker (the call's interceptor may have neither).
+  private final List<Object> listenerEvents = new ArrayList<>();
+  private int listenerEventsDropped;
+  private int listenerInside;
+  private @Nullable String listenerOverlap;
+  private int breakerAsked;
+  private int breakerGranted;
+  private int breakerRefused;
+  private int breakerThrew;
+  private int breakerReports;
+  private @Nullable String firstPermission;
+  private @Nullable String breakerOverReported;
+  private boolean breakerMisbehaved;
 
   // The watchdog's view.
   private boolean lateReported;
@@ -91,6 +106,8 @@ final class CallRecord {
     int closeTag = -1;
     @Nullable String pushback;
     boolean engineCancelled;
+    /** When the engine cancelled it for its per-attempt timeout, or -1. */
+    long timeoutCancelSeq = -1;
 
     AttemptTrace(int number, long startSeq, long startNanos) {
       this.number = number;
@@ -168,6 +185,9 @@ final class CallRecord {
 
   synchronized void attemptCancelled(AttemptTrace trace, long seq, @Nullable String message) {
     trace.engineCancelled = true;
+    if (message != null && message.contains("per-attempt timeout") && trace.timeoutCancelSeq < 0) {
+      trace.timeoutCancelSeq = seq;
+    }
     add(seq, "below: engine cancels attempt " + trace.number + " (" + message + ")");
   }
 
@@ -211,6 +231,7 @@ final class CallRecord {
     }
     if (firstResponseSeq < 0) {
       firstResponseSeq = seq;
+      firstResponseNanos = clock.nanoTime();
     }
     add(seq, "app: onHeaders (server stamp " + tag + ")");
   }
@@ -225,6 +246,7 @@ final class CallRecord {
     }
     if (firstResponseSeq < 0) {
       firstResponseSeq = seq;
+      firstResponseNanos = clock.nanoTime();
     }
     add(seq, "app: onMessage " + tag);
     return messages.size() + untaggedMessages.size();
@@ -292,6 +314,98 @@ final class CallRecord {
   synchronized void budgetMisbehaved(String what) {
     budgetMisbehaved = true;
     add(clock.next(), "user code: the budget " + what + " (scripted)");
+  }
+
+  // --------------------------------------------------------------------------------------------
+  // The retry listener and the circuit breaker.
+
+  private static final int MAX_LISTENER_EVENTS = 64;
+
+  /** A listener event for this call begins; returns false if another one is still running. */
+  synchronized boolean listenerEnter(Object event) {
+    boolean alone = listenerInside++ == 0;
+    if (!alone && listenerOverlap == null) {
+      listenerOverlap = "event " + event + " while another event of the call was being delivered";
+    }
+    if (listenerEvents.size() < MAX_LISTENER_EVENTS) {
+      listenerEvents.add(event);
+    } else {
+      listenerEventsDropped++;
+    }
+    add(clock.next(), "listener: " + event);
+    return alone;
+  }
+
+  synchronized void listenerExit() {
+    listenerInside--;
+  }
+
+  /** The n-th permission asked for this call (1-based). */
+  synchronized int breakerAsked() {
+    return ++breakerAsked;
+  }
+
+  synchronized void breakerAnswered(int n, @Nullable Boolean granted) {
+    String what = granted == null ? "threw" : granted ? "granted" : "refused";
+    if (n == 1) {
+      firstPermission = what;
+    }
+    if (granted == null) {
+      breakerThrew++;
+    } else if (granted) {
+      breakerGranted++;
+    } else {
+      breakerRefused++;
+    }
+    add(clock.next(), "user code: breaker permission " + n + " " + what);
+  }
+
+  /** The n-th report for this call (1-based); notes a report beyond the permissions granted. */
+  synchronized int breakerReported(String what) {
+    int n = ++breakerReports;
+    if (n > breakerGranted && breakerOverReported == null) {
+      breakerOverReported =
+          "report " + n + " (" + what + ") with only " + breakerGranted + " permission(s) granted";
+    }
+    add(clock.next(), "user code: breaker report " + n + ": " + what);
+    return n;
+  }
+
+  /** The breaker threw (from a permission or a report) for this call. */
+  synchronized void breakerThrows(String what) {
+    breakerMisbehaved = true;
+    add(clock.next(), "user code: the breaker throws from " + what + " (scripted)");
+  }
+
+  synchronized boolean breakerMisbehaved() {
+    return breakerMisbehaved;
+  }
+
+  /** What the listener and the breaker saw of this call. */
+  record ExtrasSnapshot(
+      List<Object> listenerEvents,
+      int listenerEventsDropped,
+      @Nullable String listenerOverlap,
+      int breakerAsked,
+      int breakerGranted,
+      int breakerRefused,
+      int breakerThrew,
+      int breakerReports,
+      @Nullable String firstPermission,
+      @Nullable String breakerOverReported) {}
+
+  synchronized ExtrasSnapshot extrasSnapshot() {
+    return new ExtrasSnapshot(
+        new ArrayList<>(listenerEvents),
+        listenerEventsDropped,
+        listenerOverlap,
+        breakerAsked,
+        breakerGranted,
+        breakerRefused,
+        breakerThrew,
+        breakerReports,
+        firstPermission,
+        breakerOverReported);
   }
 
   // --------------------------------------------------------------------------------------------
@@ -398,6 +512,7 @@ final class CallRecord {
       c.closeTag = t.closeTag;
       c.pushback = t.pushback;
       c.engineCancelled = t.engineCancelled;
+      c.timeoutCancelSeq = t.timeoutCancelSeq;
       a.add(c);
     }
     return new Snapshot(
@@ -412,6 +527,7 @@ final class CallRecord {
         new ArrayList<>(messages),
         new ArrayList<>(untaggedMessages),
         firstResponseSeq,
+        firstResponseNanos,
         closes,
         closeSeq,
         closeNanos,
@@ -437,6 +553,7 @@ final class CallRecord {
       List<Tag> messages,
       List<String> untaggedMessages,
       long firstResponseSeq,
+      long firstResponseNanos,
       int closes,
       long closeSeq,
       long closeNanos,

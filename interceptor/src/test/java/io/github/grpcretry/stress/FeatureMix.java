@@ -36,6 +36,11 @@ final class FeatureMix {
   final double pushback;
   final double badPushback;
   final double retryInfo;
+  final double listener;
+  final double listenerMisbehaves;
+  final double breaker;
+  final double breakerMisbehaves;
+  final double idempotencyKey;
 
   private FeatureMix(Builder b) {
     Map<String, Double> v = b.values;
@@ -62,6 +67,11 @@ final class FeatureMix {
     pushback = v.get("pushback");
     badPushback = v.get("badPushback");
     retryInfo = v.get("retryInfo");
+    listener = v.get("listener");
+    listenerMisbehaves = v.get("listenerMisbehaves");
+    breaker = v.get("breaker");
+    breakerMisbehaves = v.get("breakerMisbehaves");
+    idempotencyKey = v.get("idempotencyKey");
     this.text = v.toString();
   }
 
@@ -111,6 +121,12 @@ final class FeatureMix {
       values.put("pushback", 0.1); // of errors
       values.put("badPushback", 0.05); // of errors
       values.put("retryInfo", 0.08); // of errors
+      // The newer features, drawn from a stream of their own.
+      values.put("listener", 0.3);
+      values.put("listenerMisbehaves", 0.3); // of calls with listeners: half throw, half slow
+      values.put("breaker", 0.3);
+      values.put("breakerMisbehaves", 0.3); // of calls with a breaker: slow, refuses or throws
+      values.put("idempotencyKey", 0.25);
     }
 
     private Builder set(String name, double value) {
@@ -173,9 +189,37 @@ final class FeatureMix {
       return set("serverSlow", share);
     }
 
-    /** Turns off every kind of misbehaving user code: throwing listener, classifier, budget. */
+    Builder listener(double share) {
+      return set("listener", share);
+    }
+
+    Builder listenerMisbehaves(double share) {
+      return set("listenerMisbehaves", share);
+    }
+
+    Builder breaker(double share) {
+      return set("breaker", share);
+    }
+
+    Builder breakerMisbehaves(double share) {
+      return set("breakerMisbehaves", share);
+    }
+
+    Builder idempotencyKey(double share) {
+      return set("idempotencyKey", share);
+    }
+
+    /**
+     * Turns off every kind of misbehaving user code: throwing application listener, classifier,
+     * budget, retry listener and breaker.
+     */
     Builder wellBehavedUserCode() {
-      return listenerThrows(0).classifierThrows(0).budgetSlow(0).budgetThrows(0);
+      return listenerThrows(0)
+          .classifierThrows(0)
+          .budgetSlow(0)
+          .budgetThrows(0)
+          .listenerMisbehaves(0)
+          .breakerMisbehaves(0);
     }
 
     FeatureMix build() {

@@ -21,6 +21,10 @@ enum Invariant {
   SERVER_ATTEMPT_OPEN("5", "every server-side attempt ends"),
   BUFFERED_BYTES("6", "bufferedBytes() is 0 after all calls closed"),
   THREAD_GROWTH("7", "no thread growth after shutdown"),
+  LISTENER("8", "listener events of a call are one consistent story that ends as the call did"),
+  BREAKER_BALANCE("9", "every permission the breaker granted gets exactly one report"),
+  BREAKER_REJECTED("9", "a call the breaker refused ends UNAVAILABLE without reaching a server"),
+  KEYS("10", "one idempotency key per call, on every attempt, never shared by two calls"),
   CALL_METHOD_FAILED("x", "a ClientCall method threw at the application or did not return"),
   HARNESS("h", "the harness itself failed (a harness bug or a stall)");
 

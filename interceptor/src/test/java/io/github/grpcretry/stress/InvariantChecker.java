@@ -1,9 +1,11 @@
 package io.github.grpcretry.stress;
 
+import io.github.grpcretry.RetryListener;
 import io.github.grpcretry.RetryPolicy;
 import io.github.grpcretry.stress.CallRecord.AttemptTrace;
 import io.github.grpcretry.stress.CallRecord.Snapshot;
 import io.github.grpcretry.stress.StressHeaders.Tag;
+import io.grpc.Status;
 import io.grpc.Status.Code;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -101,11 +103,13 @@ final class InvariantChecker {
     // is the call's outcome: if it carries the server's stamp, the server's answer arrived whole,
     // and the application must get all of that attempt's messages and the server's status code.
     // Not checked when the application cancelled (cancel() or its Context), its own listener threw
-    // (which cancels the call, as grpc-java's ClientCallImpl does), or the call's deadline had
+    // (which cancels the call, as grpc-java's ClientCallImpl does), the circuit breaker threw (the
+    // engine then ends the call with an INTERNAL naming it, even after commit), or the deadline had
     // passed before the close: then "cancel/deadline won the race" is a legitimate outcome.
     boolean raced =
         s.appCancelledBeforeClose()
             || s.listenerThrew()
+            || record.breakerMisbehaved()
             || record.harnessCancelNanos() >= 0
             || (plan.hasDeadline() && s.closeNanos() >= s.deadlineFloorNanos() - DEADLINE_MARGIN_NANOS);
     if (committed != null && s.closes() > 0 && !raced) {
@@ -192,11 +196,15 @@ final class InvariantChecker {
         if (t.startSeq <= s.firstResponseSeq()) {
           continue;
         }
-        if (retry != null) {
-          // Sound for retry policies: attempts run one after another, and a new one is decided
-          // only after the previous one closed or timed out (which ends it: its responses are then
-          // dropped). The committed attempt's headers precede its close, so no decision can be
-          // pending at commit.
+        if (retry != null && replacedOnTimeout(retry, s, t)) {
+          // A per-attempt timeout decides a replacement while the timed-out attempt may still
+          // answer and win (the engine keeps it as a contender until it closes): the replacement
+          // then straddles the commit as a hedge does; counted only.
+          figures.count("retry", "replacements after a per-attempt timeout started just after commit (not checked)");
+        } else if (retry != null) {
+          // Sound for retry policies otherwise: attempts run one after another, and a new one is
+          // decided only after the previous one closed. The committed attempt's headers precede
+          // its close, so no decision can be pending at commit.
           violations.report(
               Invariant.ATTEMPT_AFTER_COMMIT,
               record,
@@ -217,6 +225,33 @@ final class InvariantChecker {
     if (retry != null && !s.classifierThrew()) {
       checkNoRetryAfterFinalClose(record, s, retry);
     }
+  }
+
+  /**
+   * Whether attempt {@code t}, started after the first response, may have been decided by the
+   * per-attempt timeout of an attempt before it that was still open when the response came: the
+   * engine cancelled one for its timeout before the first response, or one had been running
+   * for (nearly) the timeout by then without having closed.
+   */
+  private static boolean replacedOnTimeout(RetryPolicy retry, Snapshot s, AttemptTrace t) {
+    if (retry.perAttemptTimeout() == null) {
+      return false;
+    }
+    long perAttempt = retry.perAttemptTimeout().toNanos();
+    for (AttemptTrace u : s.attempts()) {
+      if (u.number >= t.number || u.startSeq > s.firstResponseSeq()) {
+        continue;
+      }
+      if (u.timeoutCancelSeq >= 0 && u.timeoutCancelSeq < s.firstResponseSeq()) {
+        return true;
+      }
+      boolean openAtResponse = u.closeSeq < 0 || u.closeSeq > s.firstResponseSeq();
+      if (openAtResponse
+          && s.firstResponseNanos() >= u.startNanos + perAttempt - DEADLINE_MARGIN_NANOS) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**
@@ -296,6 +331,210 @@ final class InvariantChecker {
     }
   }
 
+  /**
+   * Invariants 8-10, for the newer features: the retry listener's events (8, LISTENER), the
+   * circuit breaker's bookkeeping (9, BREAKER_BALANCE and BREAKER_REJECTED), and idempotency keys
+   * (10, KEYS; keys shared by two calls are caught as the attempts arrive, in {@link
+   * ServerRecorder}). Returns true, reporting nothing, when something may only be late (a report
+   * to the breaker or the listener's CallClosed still missing) and {@code last} is false: the
+   * caller looks again a little later with {@code last} true.
+   */
+  boolean checkExtras(CallRecord record, boolean last) {
+    CallPlan plan = record.plan;
+    Snapshot s = record.snapshot();
+    CallRecord.ExtrasSnapshot x = record.extrasSnapshot();
+    if (!s.apiFailures().isEmpty() || s.closes() == 0) {
+      return false; // Already reported elsewhere; nothing here can be trusted.
+    }
+    if (!last && (missingListenerClose(plan, x) || x.breakerReports() < x.breakerGranted())) {
+      return true;
+    }
+    checkKeys(record, plan, s);
+    if (plan.extras().listener()) {
+      checkListener(record, plan, s, x);
+    }
+    if (plan.extras().breaker() != CallPlan.BreakerKind.NONE) {
+      checkBreaker(record, plan, s, x);
+    }
+    return false;
+  }
+
+  private static boolean missingListenerClose(CallPlan plan, CallRecord.ExtrasSnapshot x) {
+    if (!plan.extras().listener() || x.listenerEventsDropped() > 0) {
+      return false;
+    }
+    List<Object> events = x.listenerEvents();
+    return events.isEmpty() || !(events.get(events.size() - 1) instanceof RetryListener.CallClosed);
+  }
+
+  private void checkKeys(CallRecord record, CallPlan plan, Snapshot s) {
+    String first = null;
+    for (ServerAttempt a : s.serverAttempts()) {
+      if (!plan.policy().idempotencyKey()) {
+        if (a.key != null) {
+          violations.report(
+              Invariant.KEYS,
+              record,
+              "attempt " + a.number + " has idempotency key " + a.key + ", but the policy has none");
+          return;
+        }
+        continue;
+      }
+      if (a.key == null) {
+        violations.report(
+            Invariant.KEYS, record, "attempt " + a.number + " reached the server without a key");
+        return;
+      }
+      if (first == null) {
+        first = a.key;
+      } else if (!first.equals(a.key)) {
+        violations.report(
+            Invariant.KEYS,
+            record,
+            "attempts of one call with different keys: " + first + " and " + a.key + " (attempt "
+                + a.number + ")");
+        return;
+      }
+    }
+    if (first != null) {
+      figures.count("idempotency keys", "calls with a key that reached a server");
+    }
+  }
+
+  /**
+   * What {@link RetryListener} promises for one call: events one at a time, in the order the call
+   * went through them. So: AttemptStarted numbered 1, 2, 3... (the first of kind FIRST); each
+   * started attempt ends exactly once, after it started; at most one CallCommitted, for a started
+   * attempt; exactly one CallClosed, the last event, with the application's status code, as many
+   * attempts as were started and as many hedges as started of kind HEDGE, for calls of one attempt
+   * too. A listener that throws
+   * (added before the recording one) changes nothing: the recording one still hears all this.
+   */
+  private void checkListener(
+      CallRecord record, CallPlan plan, Snapshot s, CallRecord.ExtrasSnapshot x) {
+    if (x.listenerEventsDropped() > 0) {
+      figures.count("listener", "calls with too many events to check");
+      return;
+    }
+    List<Object> events = x.listenerEvents();
+    List<String> wrong = new ArrayList<>();
+    if (x.listenerOverlap() != null) {
+      wrong.add(x.listenerOverlap());
+    }
+    int started = 0;
+    int hedges = 0;
+    TreeSet<Integer> ended = new TreeSet<>();
+    int commits = 0;
+    RetryListener.CallClosed closed = null;
+    for (int i = 0; i < events.size(); i++) {
+      Object e = events.get(i);
+      if (closed != null) {
+        wrong.add("event " + e + " after CallClosed");
+        break;
+      }
+      if (e instanceof RetryListener.AttemptStarted a) {
+        started++;
+        if (a.attemptNumber() != started) {
+          wrong.add("AttemptStarted " + a.attemptNumber() + " where attempt " + started + " was due");
+        }
+        if ((a.kind() == RetryListener.AttemptKind.FIRST) != (started == 1)) {
+          wrong.add("attempt " + a.attemptNumber() + " of kind " + a.kind());
+        }
+        if (a.kind() == RetryListener.AttemptKind.HEDGE) {
+          hedges++;
+        }
+      } else if (e instanceof RetryListener.AttemptEnded a) {
+        if (a.attemptNumber() < 1 || a.attemptNumber() > started) {
+          wrong.add("AttemptEnded " + a.attemptNumber() + " with attempts 1.." + started + " started");
+        } else if (!ended.add(a.attemptNumber())) {
+          wrong.add("attempt " + a.attemptNumber() + " ended twice");
+        }
+      } else if (e instanceof RetryListener.CallCommitted c) {
+        commits++;
+        if (commits > 1) {
+          wrong.add("a second CallCommitted: " + c);
+        }
+        if (c.attemptNumber() < 1 || c.attemptNumber() > started) {
+          wrong.add("CallCommitted to attempt " + c.attemptNumber() + " with 1.." + started + " started");
+        }
+      } else if (e instanceof RetryListener.CallClosed c) {
+        closed = c;
+      }
+    }
+    if (closed == null) {
+      wrong.add("no CallClosed");
+    } else {
+      if (closed.attempts() != started) {
+        wrong.add("CallClosed says " + closed.attempts() + " attempts, " + started + " started");
+      }
+      if (closed.hedges() != hedges) {
+        wrong.add("CallClosed says " + closed.hedges() + " hedges, " + hedges + " started as HEDGE");
+      }
+      if (s.closeStatus() != null && closed.status().getCode() != s.closeStatus().getCode()) {
+        wrong.add(
+            "CallClosed with " + closed.status().getCode() + ", the application's onClose with "
+                + s.closeStatus().getCode());
+      }
+      for (int n = 1; n <= started; n++) {
+        if (!ended.contains(n)) {
+          wrong.add("attempt " + n + " started but never ended before CallClosed");
+        }
+      }
+    }
+    String description = s.closeStatus() == null ? null : s.closeStatus().getDescription();
+    if (description != null && description.contains("RetryListener")) {
+      wrong.add("the call's status names a listener: " + CallRecord.brief(s.closeStatus()));
+    }
+    if (!wrong.isEmpty()) {
+      violations.report(Invariant.LISTENER, record, String.join("; ", wrong) + "; events " + events);
+    }
+  }
+
+  /**
+   * What {@link io.github.grpcretry.CircuitBreaker} promises, for calls of one attempt too:
+   * every attempt is made on a permission, every permission granted gets exactly one report (a report that throws still
+   * counts as made), and a call whose first permission is refused ends at once with UNAVAILABLE
+   * ("grpc-retry: not sent, ...") without an attempt; one whose first permission throws ends with
+   * the INTERNAL that names the breaker, without an attempt either.
+   */
+  private void checkBreaker(
+      CallRecord record, CallPlan plan, Snapshot s, CallRecord.ExtrasSnapshot x) {
+    if (x.breakerOverReported() != null) {
+      violations.report(Invariant.BREAKER_BALANCE, record, "doubled: " + x.breakerOverReported());
+    } else if (x.breakerReports() < x.breakerGranted()) {
+      violations.report(
+          Invariant.BREAKER_BALANCE,
+          record,
+          "lost: " + x.breakerGranted() + " permission(s) granted, " + x.breakerReports()
+              + " report(s) made");
+    }
+    if (s.attempts().size() > x.breakerGranted()) {
+      violations.report(
+          Invariant.BREAKER_BALANCE,
+          record,
+          s.attempts().size() + " attempt(s) started below the interceptor on " + x.breakerGranted()
+              + " permission(s)");
+    }
+    String first = x.firstPermission();
+    if ("refused".equals(first) || "threw".equals(first)) {
+      Code expected = "refused".equals(first) ? Code.UNAVAILABLE : Code.INTERNAL;
+      Status status = s.closeStatus();
+      String d = status == null ? null : status.getDescription();
+      boolean described =
+          d != null && ("refused".equals(first) ? d.startsWith("grpc-retry: not sent") : d.contains("CircuitBreaker"));
+      if (status == null || status.getCode() != expected || !described
+          || !s.attempts().isEmpty() || !s.serverAttempts().isEmpty()) {
+        violations.report(
+            Invariant.BREAKER_REJECTED,
+            record,
+            "the first permission " + first + "; the call ended " + CallRecord.brief(status)
+                + " with " + s.attempts().size() + " attempt(s) below the interceptor and "
+                + s.serverAttempts().size() + " on a server");
+      }
+      figures.count("breaker", "calls whose first permission " + first);
+    }
+  }
+
   /** Why a close ends the call under this policy, or null if it may be retried. */
   private static String finalReason(CallPlan plan, RetryPolicy policy, AttemptTrace t) {
     Code code = t.closeCode;
@@ -307,7 +546,7 @@ final class InvariantChecker {
     }
     boolean retryable =
         policy.retryableStatusCodes().contains(code)
-            || (policy.idempotentRetryableStatusCodes().contains(code) && plan.method().safeToRepeat());
+            || (policy.idempotentRetryableStatusCodes().contains(code) && plan.safeToRepeat());
     return retryable ? null : code + ", which the policy does not retry for " + plan.method();
   }
 

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import io.github.grpcretry.CallPolicy;
 import io.github.grpcretry.HedgingPolicy;
+import io.github.grpcretry.RetryListener;
 import io.github.grpcretry.RetryPolicy;
 import io.github.grpcretry.demo.v1.Item;
 import io.github.grpcretry.stress.CallPlan.BudgetMisbehaviour;
@@ -148,6 +149,76 @@ class RandomizedStressTest {
     h.start(2);
     h.appClose(Code.UNAVAILABLE, -1);
     assertThat(h.check()).containsOnly(Invariant.ATTEMPT_LIMIT);
+
+    // Listener events: a sound story, then one with an attempt that never ends and a wrong count.
+    CallPlan.Extras listened =
+        new CallPlan.Extras(
+            true, CallPlan.ListenerMisbehaviour.NONE, 0, CallPlan.BreakerKind.NONE, -1, 0, false);
+    assertThat(listenedCall(retry, listened, true).check()).isEmpty();
+    assertThat(listenedCall(retry, listened, false).check()).containsOnly(Invariant.LISTENER);
+
+    // A breaker's permission without a report; a refused call that still reached the server.
+    CallPlan.Extras broken =
+        new CallPlan.Extras(
+            false, CallPlan.ListenerMisbehaviour.NONE, 0, CallPlan.BreakerKind.PERMIT_ALL, -1, 0, false);
+    h = new History(StressMethod.GET_ITEM, retry, broken);
+    h.record.breakerAsked();
+    h.record.breakerAnswered(1, true);
+    AttemptTrace c0 = h.start(0);
+    h.serverFails(0, Code.INVALID_ARGUMENT);
+    h.belowClose(c0, Code.INVALID_ARGUMENT, true);
+    h.appClose(Code.INVALID_ARGUMENT, -1);
+    assertThat(h.check()).containsOnly(Invariant.BREAKER_BALANCE);
+    h.record.breakerReported("onSuccess");
+    assertThat(h.check()).isEmpty();
+    h.record.breakerReported("onIgnored");
+    assertThat(h.check()).containsOnly(Invariant.BREAKER_BALANCE);
+    h = new History(StressMethod.GET_ITEM, retry, broken);
+    h.record.breakerAsked();
+    h.record.breakerAnswered(1, false);
+    h.serverFails(0, Code.UNAVAILABLE);
+    h.appClose(Code.UNAVAILABLE, -1);
+    assertThat(h.check()).containsOnly(Invariant.BREAKER_REJECTED);
+
+    // Two attempts of one call with different keys, and a key on a call without one.
+    RetryPolicy keyed = retry.toBuilder().idempotencyKey(true).build();
+    CallPlan.Extras withKey =
+        new CallPlan.Extras(
+            false, CallPlan.ListenerMisbehaviour.NONE, 0, CallPlan.BreakerKind.NONE, -1, 0, true);
+    h = new History(StressMethod.CREATE_ITEM, keyed, withKey);
+    h.serverFails(0, Code.UNAVAILABLE).key = "k1";
+    h.serverFails(1, Code.UNAVAILABLE).key = "k1";
+    h.appClose(Code.UNAVAILABLE, -1);
+    assertThat(h.check()).isEmpty();
+    h.serverFails(2, Code.UNAVAILABLE).key = "k2";
+    assertThat(h.check()).containsOnly(Invariant.KEYS);
+    h = new History(StressMethod.CREATE_ITEM, retry);
+    h.serverFails(0, Code.UNAVAILABLE).key = "k1";
+    h.appClose(Code.UNAVAILABLE, -1);
+    assertThat(h.check()).containsOnly(Invariant.KEYS);
+  }
+
+  private static History listenedCall(CallPolicy policy, CallPlan.Extras extras, boolean sound) {
+    History h = new History(StressMethod.GET_ITEM, policy, extras);
+    String m = "demo/Get";
+    String t = "stress-call-7";
+    h.listen(
+        new RetryListener.AttemptStarted(
+            m, t, 1, RetryListener.AttemptKind.FIRST, Duration.ZERO, RetryListener.DelaySource.NONE));
+    h.listen(
+        new RetryListener.AttemptEnded(m, t, 1, Status.UNAVAILABLE, Duration.ZERO, null));
+    h.listen(
+        new RetryListener.AttemptStarted(
+            m, t, 2, RetryListener.AttemptKind.RETRY, Duration.ZERO, RetryListener.DelaySource.BACKOFF));
+    if (sound) {
+      h.listen(new RetryListener.CallCommitted(m, t, 2));
+      h.listen(new RetryListener.AttemptEnded(m, t, 2, Status.UNAVAILABLE, Duration.ZERO, null));
+    }
+    h.listen(
+        new RetryListener.CallClosed(
+            m, t, Status.UNAVAILABLE, sound ? 2 : 3, 0, Duration.ZERO, Duration.ZERO));
+    h.appClose(Code.UNAVAILABLE, -1);
+    return h;
   }
 
   private static History answerRewritten(CallPolicy policy, boolean appCancelsFirst) {
@@ -199,16 +270,25 @@ class RandomizedStressTest {
     private final long callId = 7;
 
     History(StressMethod method, CallPolicy policy) {
+      this(method, policy, CallPlan.Extras.NONE);
+    }
+
+    History(StressMethod method, CallPolicy policy, CallPlan.Extras extras) {
       ClientActions actions =
           new ClientActions(
               1, CallPlan.Sending.AT_ONCE, false, 0, 16, -1, -1, -1, -1, BudgetMisbehaviour.NONE, -1, 0);
       CallPlan plan =
           new CallPlan(
               1, 0, callId, Transport.IN_PROCESS_DIRECT, method, policy, DeadlineSource.NONE, 0,
-              List.of(), actions);
+              List.of(), actions, extras);
       record = new CallRecord(plan, clock);
       record.appStarting(clock.next());
       record.appStarted(now.get());
+    }
+
+    void listen(Object event) {
+      record.listenerEnter(event);
+      record.listenerExit();
     }
 
     void advanceMicros(long micros) {
@@ -229,10 +309,11 @@ class RandomizedStressTest {
       s.ended("completed", clock.next());
     }
 
-    void serverFails(int n, Code code) {
+    ServerAttempt serverFails(int n, Code code) {
       ServerAttempt s = server(n);
       s.closing(Status.fromCode(code));
       s.ended("completed", clock.next());
+      return s;
     }
 
     private ServerAttempt server(int n) {
@@ -270,7 +351,9 @@ class RandomizedStressTest {
     Set<Invariant> check() {
       PrintStream silent = new PrintStream(OutputStream.nullOutputStream());
       Violations violations = new Violations("self-test", 10, 0, silent);
-      new InvariantChecker(violations, new Figures()).check(record);
+      InvariantChecker checker = new InvariantChecker(violations, new Figures());
+      checker.check(record);
+      checker.checkExtras(record, true);
       return violations.counts().keySet();
     }
   }

@@ -23,6 +23,8 @@ final class ServerAttempt {
   private volatile Status.@Nullable Code closeCode;
   private volatile @Nullable String end;
   private volatile long endSeq = -1;
+  /** The idempotency key the attempt arrived with, or null. */
+  volatile @Nullable String key;
 
   ServerAttempt(long callId, int number, long startSeq, long serial, @Nullable CallRecord record) {
     this.callId = callId;
@@ -82,6 +84,7 @@ final class ServerAttempt {
         + callId
         + " (arrived at #"
         + startSeq
+        + (key != null ? ", key " + key : "")
         + ", sent "
         + (headersSent ? "headers + " : "")
         + sent.get()

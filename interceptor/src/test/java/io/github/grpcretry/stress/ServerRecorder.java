@@ -1,5 +1,6 @@
 package io.github.grpcretry.stress;
 
+import io.github.grpcretry.RetryInterceptor;
 import io.grpc.ForwardingServerCall;
 import io.grpc.ForwardingServerCallListener;
 import io.grpc.Metadata;
@@ -8,9 +9,12 @@ import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.Status;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The server's side of the record: every attempt that reaches a server, what the server sent on
@@ -25,11 +29,44 @@ final class ServerRecorder implements ServerInterceptor {
   private final Figures figures;
   private final ConcurrentHashMap<Long, ServerAttempt> open = new ConcurrentHashMap<>();
   private final AtomicLong serials = new AtomicLong();
+  private final Violations violations;
+  /** The calls of the most recent keys: a key that shows up with another call is shared. */
+  private final LinkedHashMap<String, Long> recentKeys =
+      new LinkedHashMap<>(16, 0.75f, false) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, Long> eldest) {
+          return size() > RECENT_KEYS;
+        }
+      };
 
-  ServerRecorder(EventClock clock, CallRegistry registry, Figures figures) {
+  static final Metadata.Key<String> IDEMPOTENCY_KEY =
+      Metadata.Key.of(RetryInterceptor.DEFAULT_IDEMPOTENCY_KEY_HEADER, Metadata.ASCII_STRING_MARSHALLER);
+  private static final int RECENT_KEYS = 100_000;
+
+  ServerRecorder(EventClock clock, CallRegistry registry, Figures figures, Violations violations) {
     this.clock = clock;
     this.registry = registry;
     this.figures = figures;
+    this.violations = violations;
+  }
+
+  /** Notes the attempt's key; two calls with one key break invariant 10 (KEYS). */
+  private void checkKey(ServerAttempt attempt, @Nullable CallRecord record, String key) {
+    attempt.key = key;
+    if (attempt.callId < 0) {
+      return;
+    }
+    Long owner;
+    synchronized (recentKeys) {
+      owner = recentKeys.putIfAbsent(key, attempt.callId);
+    }
+    if (owner != null && owner != attempt.callId) {
+      violations.report(
+          Invariant.KEYS,
+          record,
+          "attempt " + attempt.number + " of call " + attempt.callId + " arrived with key " + key
+              + ", which call " + owner + " used before");
+    }
   }
 
   @Override
@@ -44,9 +81,13 @@ final class ServerRecorder implements ServerInterceptor {
       open.put(attempt.serial, attempt);
       figures.count("server", "attempts");
     }
+    String key = headers.get(IDEMPOTENCY_KEY);
+    if (key != null) {
+      checkKey(attempt, record, key);
+    }
     if (record != null) {
       record.serverAttempt(attempt);
-      record.event(seq, "server: attempt " + number + " arrives");
+      record.event(seq, "server: attempt " + number + " arrives" + (key != null ? " with key " + key : ""));
     }
     ServerCall<ReqT, RespT> recorded =
         new ForwardingServerCall.SimpleForwardingServerCall<ReqT, RespT>(call) {

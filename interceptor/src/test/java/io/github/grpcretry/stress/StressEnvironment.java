@@ -1,5 +1,6 @@
 package io.github.grpcretry.stress;
 
+import io.github.grpcretry.CircuitBreaker;
 import io.github.grpcretry.RetryInterceptor;
 import io.github.grpcretry.RetryPolicy;
 import io.github.grpcretry.demo.v1.GetItemRequest;
@@ -59,25 +60,64 @@ final class StressEnvironment implements AutoCloseable {
   final AttributingScheduler retryScheduler;
   final ServerRecorder serverRecorder;
   final RetryInterceptor retry;
+  /** The same, with listeners (a misbehaving one, then the recording one). */
+  final RetryInterceptor retryListened;
+  /** The same, with one circuit breaker per call ({@link StressBreaker}). */
+  final RetryInterceptor retryBroken;
+  /** The same, with both. */
+  final RetryInterceptor retryListenedBroken;
+  /** The breakers the calls of kind CLASSIC and ADAPTIVE share, tuned to open now and then. */
+  final CircuitBreaker sharedClassic;
+  final CircuitBreaker sharedAdaptive;
 
   private final List<Server> servers = new ArrayList<>();
   private final List<ManagedChannel> managedChannels = new ArrayList<>();
   private final EnumMap<Transport, ManagedChannel> rawChannels = new EnumMap<>(Transport.class);
   private final EnumMap<Transport, Channel> channels = new EnumMap<>(Transport.class);
+  private final EnumMap<Transport, Channel> recorded = new EnumMap<>(Transport.class);
 
   StressEnvironment(StressConfig config, PrintStream out) {
     this.config = config;
     this.out = out;
     this.violations = new Violations(config.headline(), config.samplesPerInvariant, 200, out);
     this.retryScheduler = new AttributingScheduler(2, threads("stress-retry-timer"), attribution);
-    this.serverRecorder = new ServerRecorder(clock, registry, figures);
-    this.retry =
+    this.serverRecorder = new ServerRecorder(clock, registry, figures, violations);
+    RetryInterceptor.Builder builder =
         RetryInterceptor.newBuilder()
             // Every call brings its own policy through RetryInterceptor.POLICY.
             .defaultPolicy(RetryPolicy.noRetry())
             .classifier(new MisbehavingClassifier(attribution, figures))
             .retryBudget(new MisbehavingBudget(attribution, figures))
+            .scheduler(retryScheduler);
+    this.retry = builder.build();
+    // Opens when most of the last 40 attempts failed, for a few ms: often enough to refuse some
+    // calls and retries, rarely enough that most calls still get through.
+    this.sharedClassic =
+        CircuitBreaker.classic()
+            .slidingWindowCalls(40)
+            .minimumCalls(20)
+            .failureRateThreshold(0.7)
+            .openDuration(Duration.ofMillis(3))
+            .halfOpenProbes(3)
+            .build();
+    this.sharedAdaptive =
+        CircuitBreaker.adaptiveThrottling().k(1.1).window(Duration.ofMillis(200)).buckets(4).build();
+    CircuitBreaker.Factory perCall =
+        (target, ticker, random) ->
+            new StressBreaker(
+                CallTarget.callId(target), registry, figures, sharedClassic, sharedAdaptive);
+    MisbehavingListener misbehaving = new MisbehavingListener(registry, figures);
+    RecordingListener recording = new RecordingListener(registry, figures);
+    this.retryBroken = builder.circuitBreakers(perCall).build();
+    this.retryListenedBroken = builder.addListener(misbehaving).addListener(recording).build();
+    this.retryListened =
+        RetryInterceptor.newBuilder()
+            .defaultPolicy(RetryPolicy.noRetry())
+            .classifier(new MisbehavingClassifier(attribution, figures))
+            .retryBudget(new MisbehavingBudget(attribution, figures))
             .scheduler(retryScheduler)
+            .addListener(misbehaving)
+            .addListener(recording)
             .build();
   }
 
@@ -111,6 +151,33 @@ final class StressEnvironment implements AutoCloseable {
     rawChannels.put(transport, channel);
     // The recorder is below the retry interceptor: the last interceptor given is called first.
     channels.put(transport, ClientInterceptors.intercept(channel, recorder, retry));
+    recorded.put(transport, ClientInterceptors.intercept(channel, recorder));
+  }
+
+  /** What the run's interceptors hold for replay together. */
+  long bufferedBytes() {
+    return retry.bufferedBytes()
+        + retryListened.bufferedBytes()
+        + retryBroken.bufferedBytes()
+        + retryListenedBroken.bufferedBytes();
+  }
+
+  /**
+   * The channel of a call: the shared one, or for a call with a listener or a breaker, the
+   * recorded channel under a target of the call's own ({@link CallTarget}) and the interceptor
+   * with those features.
+   */
+  Channel channelFor(CallPlan plan) {
+    if (!plan.needsOwnInterceptor()) {
+      return channels.get(plan.transport());
+    }
+    boolean breaker = plan.extras().breaker() != CallPlan.BreakerKind.NONE;
+    RetryInterceptor interceptor =
+        plan.extras().listener()
+            ? (breaker ? retryListenedBroken : retryListened)
+            : retryBroken;
+    return ClientInterceptors.intercept(
+        new CallTarget(recorded.get(plan.transport()), plan.callId()), interceptor);
   }
 
   /**

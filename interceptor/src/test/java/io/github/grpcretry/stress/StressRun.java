@@ -58,6 +58,7 @@ final class StressRun {
       watchdog.start();
       drive();
       awaitCalls();
+      finishLateLooks();
       checkBufferedBytes();
       checkServerAttempts();
     } catch (Throwable t) {
@@ -156,10 +157,10 @@ final class StressRun {
 
   private void checkBufferedBytes() throws InterruptedException {
     long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
-    while (env.retry.bufferedBytes() != 0 && System.nanoTime() < end) {
+    while (env.bufferedBytes() != 0 && System.nanoTime() < end) {
       Thread.sleep(10);
     }
-    long left = env.retry.bufferedBytes();
+    long left = env.bufferedBytes();
     if (left != 0) {
       env.violations.report(
           Invariant.BUFFERED_BYTES,
@@ -261,16 +262,62 @@ final class StressRun {
     if (!record.retire()) {
       return;
     }
+    boolean later = false;
     try {
       checker.check(record);
+      later = checker.checkExtras(record, false);
       count(record.plan, record.snapshot());
-      record.compact();
+      if (!later) {
+        record.compact();
+      }
     } catch (RuntimeException e) {
       env.harnessError(e);
     } finally {
       env.registry.retire(record);
       drivers.remove(record.plan.callId());
+      if (later) {
+        lookAgain(record);
+      }
       retired.increment();
+    }
+  }
+
+  private final ConcurrentHashMap<CallRecord, Boolean> lateLooks = new ConcurrentHashMap<>();
+
+  /**
+   * A report to the breaker or the listener's CallClosed was still missing when the call was
+   * checked: look again a second later, or at the end of the run, whichever comes first.
+   */
+  private void lookAgain(CallRecord record) {
+    env.figures.count("watchdog", "calls looked at again for a late breaker report or CallClosed");
+    lateLooks.put(record, Boolean.TRUE);
+    try {
+      env.checker.schedule(() -> lateLook(record), 1, TimeUnit.SECONDS);
+    } catch (RejectedExecutionException e) {
+      lateLook(record);
+    }
+  }
+
+  private void lateLook(CallRecord record) {
+    if (lateLooks.remove(record) == null) {
+      return;
+    }
+    try {
+      checker.checkExtras(record, true);
+      record.compact();
+    } catch (RuntimeException e) {
+      env.harnessError(e);
+    }
+  }
+
+  /** Runs the late looks still pending, once they have had their second. */
+  private void finishLateLooks() throws InterruptedException {
+    long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(1500);
+    while (!lateLooks.isEmpty() && System.nanoTime() < end) {
+      Thread.sleep(20);
+    }
+    for (CallRecord record : new ArrayList<>(lateLooks.keySet())) {
+      lateLook(record);
     }
   }
 
@@ -290,11 +337,24 @@ final class StressRun {
     String policy =
         plan.hedged()
             ? "hedging"
-            : plan.policy().maxAttempts() == 1 && plan.retryPolicy().perAttemptTimeout() == null
+            : plan.policy().maxAttempts() == 1
+                    && plan.retryPolicy().perAttemptTimeout() == null
+                    && !plan.policy().idempotencyKey()
+                    && !plan.needsOwnInterceptor()
                 ? "retry, passed through (maxAttempts 1)"
                 : plan.retryPolicy().perAttemptTimeout() != null ? "retry with perAttemptTimeout" : "retry";
     f.count("policies", policy);
     f.count("deadlines", plan.deadlineSource().toString());
+    CallPlan.Extras x = plan.extras();
+    if (x.listener()) {
+      f.count("extras", "listeners" + (x.listenerMisbehaviour() == CallPlan.ListenerMisbehaviour.NONE ? "" : ", one " + x.listenerMisbehaviour()));
+    }
+    if (x.breaker() != CallPlan.BreakerKind.NONE) {
+      f.count("extras", "breaker " + x.breaker());
+    }
+    if (x.idempotencyKey()) {
+      f.count("extras", "idempotency key");
+    }
     CallPlan.ClientActions a = plan.actions();
     if (s.cancelSeq() >= 0) {
       f.count("client actions", "cancel()");
