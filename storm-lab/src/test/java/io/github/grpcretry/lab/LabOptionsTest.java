@@ -15,13 +15,12 @@ class LabOptionsTest {
   void defaultsAreTheDocumentedCalibration() {
     LabOptions o = LabOptions.defaults();
 
-    assertThat(o.durationMillis()).isEqualTo(4_000);
+    assertThat(o.durationMillis()).isEqualTo(4_500);
     assertThat(o.triggerStartMillis()).isEqualTo(1_000);
-    assertThat(o.triggerMillis()).isEqualTo(1_500);
-    assertThat(o.triggerEndMillis()).isEqualTo(2_500);
+    assertThat(o.triggerMillis()).isEqualTo(2_000);
+    assertThat(o.triggerEndMillis()).isEqualTo(3_000);
     assertThat(o.rate()).isEqualTo(400);
-    assertThat(o.scenarios())
-        .containsExactly(Scenario.LATENCY, Scenario.OUTAGE, Scenario.SLOW_REPLICA);
+    assertThat(o.scenarios()).containsExactly(Scenario.LATENCY, Scenario.OUTAGE);
     assertThat(o.setups()).containsExactly(Setup.values());
     assertThat(o.clients()).isEqualTo(1);
     assertThat(o.report()).isNull();
