@@ -129,7 +129,8 @@ final class HtmlReport {
         .append("<th>ampli&shy;fication during the trigger</th><th>success rate</th>")
         .append("<th>success during the trigger</th>")
         .append("<th>success of calls due before the trigger</th>")
-        .append("<th>p50</th><th>p99</th><th>goodput back after the trigger</th></tr>\n");
+        .append("<th>p50</th><th>p99</th><th>goodput back after the trigger</th>")
+        .append("<th>calls sent late by the load, p99</th></tr>\n");
     for (SetupResult r : rs) {
       h.append("<tr><td class=\"wrap\">")
           .append(swatch(r.setup()))
@@ -155,6 +156,8 @@ final class HtmlReport {
           .append(ResultTable.millis(r.p99Nanos()))
           .append("</td><td class=\"wrap\">")
           .append(escape(ResultTable.recovery(r.recoveryMillis(), options)))
+          .append("</td><td>")
+          .append(ResultTable.millis(r.sendLagP99Nanos()))
           .append("</td></tr>\n");
     }
     h.append("</table>\n");

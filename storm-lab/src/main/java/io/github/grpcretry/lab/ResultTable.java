@@ -19,6 +19,8 @@ import org.jspecify.annotations.Nullable;
 final class ResultTable {
   /** Differences in success smaller than this count as a tie, as issue 11's target has it. */
   static final double TOLERANCE_POINTS = 0.5;
+  /** A run whose calls went out later than this (p99) ran on a starved machine. */
+  static final long LAG_WARNING_NANOS = 50_000_000;
 
   private ResultTable() {}
 
@@ -75,7 +77,7 @@ final class ResultTable {
   static String finished(int index, int total, SetupResult r, LabOptions o) {
     return String.format(
         Locale.ROOT,
-        "[%2d/%d] %s / %s: success %s (%s %s), ampl. %s, %s, p99 %s%s",
+        "[%2d/%d] %s / %s: success %s (%s %s), ampl. %s, %s, p99 %s%s%s",
         index,
         total,
         r.scenario().cliName(),
@@ -88,7 +90,11 @@ final class ResultTable {
             ? "goodput back " + recovery(r.recoveryMillis(), o)
             : "no trigger",
         millis(r.p99Nanos()),
-        r.rejectedLocally() > 0 ? ", " + r.rejectedLocally() + " rejected locally" : "");
+        r.rejectedLocally() > 0 ? ", " + r.rejectedLocally() + " rejected locally" : "",
+        r.sendLagP99Nanos() > LAG_WARNING_NANOS
+            ? "; WARNING: calls went out up to " + millis(r.sendLagP99Nanos())
+                + " late (p99), the machine is too busy for this run's figures"
+            : "");
   }
 
   /** The summary: matrices of scenario x set-up, the comparisons, and what they show. */
@@ -137,6 +143,22 @@ final class ResultTable {
         t.append("  ").append(line).append('\n');
       }
       t.append('\n');
+    }
+    List<String> starved =
+        results.stream()
+            .filter(r -> r.sendLagP99Nanos() > LAG_WARNING_NANOS)
+            .map(r -> r.scenario().cliName() + " / " + r.setup().cliName())
+            .toList();
+    if (!starved.isEmpty()) {
+      t.append(
+          String.format(
+              Locale.ROOT,
+              "WARNING: in %d run%s the calls went out more than %s late (p99): the machine was"
+                  + " too busy,%nand those figures are not to be trusted: %s.%n%n",
+              starved.size(),
+              starved.size() == 1 ? "" : "s",
+              millis(LAG_WARNING_NANOS),
+              String.join(", ", starved)));
     }
     t.append(whatItShows(results, o)).append('\n');
     return t.toString();

@@ -38,6 +38,7 @@ final class SetupResult {
   private final int rejectedLocally;
   private final long localRejectionP99Nanos;
   private final long localRejectionMaxNanos;
+  private final long sendLagP99Nanos;
 
   private SetupResult(
       Scenario scenario,
@@ -59,7 +60,8 @@ final class SetupResult {
       double serverShareAfterSettling,
       int rejectedLocally,
       long localRejectionP99Nanos,
-      long localRejectionMaxNanos) {
+      long localRejectionMaxNanos,
+      long sendLagP99Nanos) {
     this.scenario = scenario;
     this.setup = setup;
     this.offered = offered;
@@ -80,6 +82,7 @@ final class SetupResult {
     this.rejectedLocally = rejectedLocally;
     this.localRejectionP99Nanos = localRejectionP99Nanos;
     this.localRejectionMaxNanos = localRejectionMaxNanos;
+    this.sendLagP99Nanos = sendLagP99Nanos;
   }
 
   /**
@@ -104,6 +107,7 @@ final class SetupResult {
     long[] successesPerBucket = new long[buckets];
     long[] latencies = new long[calls.size()];
     long[] localRejections = new long[calls.size()];
+    long[] sendLags = new long[calls.size()];
     Map<Status.Code, Long> failures = new EnumMap<>(Status.Code.class);
     int succeeded = 0;
     int unfinished = 0;
@@ -116,6 +120,7 @@ final class SetupResult {
     for (int i = 0; i < calls.size(); i++) {
       long due = calls.scheduledNanos(i);
       Status.Code code = calls.code(i);
+      sendLags[i] = calls.sentNanos(i) - due;
       if (due >= triggerStart && due < triggerEnd) {
         offeredDuringTrigger++;
         if (code == Status.Code.OK) {
@@ -147,6 +152,7 @@ final class SetupResult {
     }
     Arrays.sort(latencies, 0, succeeded);
     Arrays.sort(localRejections, 0, rejectedLocally);
+    Arrays.sort(sendLags);
     double shareAfterSettling = Double.NaN;
     if (scenario.hasTrigger() && offeredAfterSettling > 0) {
       // The server's buckets are as wide as the load's; the share counts whole buckets only.
@@ -182,7 +188,8 @@ final class SetupResult {
         shareAfterSettling,
         rejectedLocally,
         percentile(localRejections, rejectedLocally, 0.99),
-        rejectedLocally == 0 ? -1 : localRejections[rejectedLocally - 1]);
+        rejectedLocally == 0 ? -1 : localRejections[rejectedLocally - 1],
+        percentile(sendLags, sendLags.length, 0.99));
   }
 
   /** Nearest-rank percentile of the first {@code n} sorted values; -1 if {@code n == 0}. */
@@ -283,6 +290,14 @@ final class SetupResult {
   /** The longest a locally rejected call took to fail; -1 if none was. */
   long localRejectionMaxNanos() {
     return localRejectionMaxNanos;
+  }
+
+  /**
+   * 99th percentile of how late the load sent a call after it was due: large only when the machine
+   * starves the load's thread, which then distorts every figure of the run.
+   */
+  long sendLagP99Nanos() {
+    return sendLagP99Nanos;
   }
 
   /** Attempts the server shed with a pushback. */
