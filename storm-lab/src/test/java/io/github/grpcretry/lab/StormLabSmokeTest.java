@@ -64,6 +64,7 @@ class StormLabSmokeTest {
       long failed = r.failures().values().stream().mapToLong(Long::longValue).sum();
       assertThat(r.succeeded() + failed).as("%s calls", what).isEqualTo(r.offered());
       assertThat(r.rejectedLocally()).isLessThanOrEqualTo((int) failed);
+      assertThat(r.sendLagP99Nanos()).as("%s lag", what).isNotNegative();
       if (r.succeeded() > 0) {
         assertThat(r.p50Nanos()).isPositive().isLessThanOrEqualTo(r.p99Nanos());
       }
