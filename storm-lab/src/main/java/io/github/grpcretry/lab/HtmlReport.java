@@ -6,10 +6,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
+import io.github.grpcretry.BudgetStats;
 
 /**
- * The lab's HTML report: the set-up, the summary table, and two SVG charts (attempts per second at
- * the server and goodput over time, one line per set-up, the trigger shaded). Self-contained: no
+ * The lab's HTML report: the run's settings, what the matrix shows, the summary matrix, and per
+ * scenario a table per set-up and two SVG charts (attempts per second at the server and goodput
+ * over time, one line per set-up, the trigger shaded). Self-contained: no
  * script, no style sheet or font to fetch, so it opens anywhere and can be attached to an issue.
  *
  * <p>Pure functions apart from {@link #write}; thread-safe.
@@ -37,95 +39,58 @@ final class HtmlReport {
   static String render(LabOptions options, List<SetupResult> results) {
     StringBuilder h = new StringBuilder();
     h.append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
-        .append("<title>grpc-retry storm lab: ")
-        .append(escape(options.scenario().cliName()))
-        .append("</title>\n<style>\n")
+        .append("<title>grpc-retry storm lab</title>\n<style>\n")
         .append("body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;")
         .append("margin:24px auto;max-width:1000px;color:#222;line-height:1.45}\n")
         .append("h1{font-size:22px;margin-bottom:4px}h2{font-size:17px;margin:28px 0 6px}\n")
+        .append("h3{font-size:15px;margin:18px 0 4px}\n")
         .append("table{border-collapse:collapse;font-size:13px;margin:8px 0}\n")
         .append("th,td{border-bottom:1px solid #ddd;padding:4px 8px;text-align:right}\n")
         .append("th{font-weight:600;vertical-align:bottom}\n")
         .append("td{white-space:nowrap}td.wrap{white-space:normal;text-align:left;min-width:9em}\n")
         .append("th:first-child,td:first-child{text-align:left}\n")
         .append("th{background:#f4f4f4}.note{color:#555;font-size:14px}\n")
+        .append("pre{font-size:12px;background:#f8f8f8;padding:8px;overflow-x:auto}\n")
         .append("svg{display:block;margin:4px 0 10px}\n")
         .append("</style>\n</head>\n<body>\n");
-    h.append("<h1>Retry-storm lab: scenario \"")
-        .append(escape(options.scenario().cliName()))
-        .append("\"</h1>\n<p class=\"note\">")
+    h.append("<h1>Retry-storm lab</h1>\n<p class=\"note\">")
         .append(escape(ResultTable.describeRun(options)).replace("\n", "<br>"))
-        .append("</p>\n");
+        .append("</p>\n<p><b>")
+        .append(escape(ResultTable.whatItShows(results, options)).replace("\n", " "))
+        .append("</b></p>\n");
+    h.append("<h2>Summary matrix</h2>\n<pre>")
+        .append(escape(ResultTable.matrix(results, options)))
+        .append("</pre>\n");
 
-    h.append("<h2>Summary</h2>\n<table>\n<tr><th>set-up</th><th>offered calls</th>")
-        .append("<th>server attempts</th><th>ampli&shy;fication</th>")
-        .append("<th>ampli&shy;fication during the trigger</th><th>success rate</th>")
-        .append("<th>success of calls due before the trigger</th>")
-        .append("<th>p50</th><th>p99</th><th>goodput back after the trigger</th></tr>\n");
-    for (SetupResult r : results) {
-      h.append("<tr><td class=\"wrap\">")
-          .append(swatch(r.setup()))
-          .append(escape(r.setup().label()))
-          .append("</td><td>")
-          .append(r.offered())
-          .append("</td><td>")
-          .append(r.serverAttempts())
-          .append("</td><td>")
-          .append(ResultTable.ratio(r.amplification()))
-          .append("</td><td>")
-          .append(ResultTable.ratio(r.amplificationDuringTrigger()))
-          .append("</td><td>")
-          .append(ResultTable.percent(r.successRate()))
-          .append("</td><td>")
-          .append(ResultTable.percent(r.successRateBeforeTrigger()))
-          .append("</td><td>")
-          .append(ResultTable.millis(r.p50Nanos()))
-          .append("</td><td>")
-          .append(ResultTable.millis(r.p99Nanos()))
-          .append("</td><td class=\"wrap\">")
-          .append(escape(ResultTable.recovery(r.recoveryMillis(), options)))
-          .append("</td></tr>\n");
+    for (Scenario scenario : options.scenarios()) {
+      List<SetupResult> rs = results.stream().filter(r -> r.scenario() == scenario).toList();
+      if (rs.isEmpty()) {
+        continue;
+      }
+      h.append("<h2>Scenario \"")
+          .append(escape(scenario.cliName()))
+          .append("\": ")
+          .append(escape(scenario.description()))
+          .append("</h2>\n");
+      summaryTable(h, options, rs);
+      serverTable(h, rs);
+      double[][] attempts = new double[rs.size()][];
+      double[][] goodput = new double[rs.size()][];
+      for (int i = 0; i < rs.size(); i++) {
+        attempts[i] = rs.get(i).attemptsPerSecond();
+        goodput[i] = rs.get(i).goodputPerSecond();
+      }
+      h.append("<h3>Attempts per second at the server")
+          .append(scenario.replicas() > 1 ? "s (all replicas)" : "")
+          .append("</h3>\n")
+          .append(
+              chart(options, scenario, rs, attempts, "attempts per second", "attempts the server saw"));
+      h.append("<h3>Goodput: successful calls per second</h3>\n")
+          .append(chart(options, scenario, rs, goodput, "successful calls per second", "goodput"));
     }
-    h.append("</table>\n");
-
-    h.append("<h2>What the server did</h2>\n<table>\n<tr><th>set-up</th>")
-        .append("<th>answered</th><th>wasted: worked on after the client gave up</th>")
-        .append("<th>rejected: queue full</th><th>failed: outage</th><th>failed: transient</th>")
-        .append("<th>calls that failed, by final status</th></tr>\n");
-    for (SetupResult r : results) {
-      h.append("<tr><td class=\"wrap\">")
-          .append(swatch(r.setup()))
-          .append(escape(r.setup().label()))
-          .append("</td><td>")
-          .append(r.answered())
-          .append("</td><td>")
-          .append(r.wasted())
-          .append("</td><td>")
-          .append(r.rejected())
-          .append("</td><td>")
-          .append(r.failedFast())
-          .append("</td><td>")
-          .append(r.failedTransiently())
-          .append("</td><td class=\"wrap\">")
-          .append(escape(ResultTable.failures(r.failures(), r.unfinished())))
-          .append("</td></tr>\n");
-    }
-    h.append("</table>\n");
-
-    double[][] attempts = new double[results.size()][];
-    double[][] goodput = new double[results.size()][];
-    for (int i = 0; i < results.size(); i++) {
-      attempts[i] = results.get(i).attemptsPerSecond();
-      goodput[i] = results.get(i).goodputPerSecond();
-    }
-    h.append("<h2>Attempts per second at the server</h2>\n")
-        .append(
-            chart(options, results, attempts, "attempts per second", "attempts the server saw"));
-    h.append("<h2>Goodput: successful calls per second</h2>\n")
-        .append(chart(options, results, goodput, "successful calls per second", "goodput"));
 
     h.append("<h2>How to read this</h2>\n<ul class=\"note\">\n")
-        .append("<li>Each set-up ran on its own fresh server, one after another, with the same")
+        .append("<li>Each set-up ran on its own fresh servers, one after another, with the same")
         .append(" open-loop load: calls go out on a fixed schedule whatever the answers.</li>\n")
         .append("<li><b>Amplification</b> is attempts at the server per offered call. Above 1")
         .append(" during the trigger, retries add load exactly when the server has least to")
@@ -141,19 +106,15 @@ final class HtmlReport {
         .append(" the trigger is gone, but retries of calls that time out in the queue keep the")
         .append(" server full of work nobody waits for.</li>\n")
         .append("<li>Latency percentiles are of successful calls only, measured from when each")
-        .append(" call was due.</li>\n")
-        .append("<li>A per-attempt timeout shorter than the server's queueing delay gives up on")
-        .append(" attempts that would have been answered later; when the budget then refuses the")
-        .append(" retry, the call fails early. It lowers p99 and, while the server is slow, the")
-        .append(" success rate.</li>\n</ul>\n");
+        .append(" call was due.</li>\n</ul>\n");
 
     h.append("<h2>Set-ups</h2>\n<table>\n");
-    for (SetupResult r : results) {
+    for (Setup setup : options.setups()) {
       h.append("<tr><td class=\"wrap\">")
-          .append(swatch(r.setup()))
-          .append(escape(r.setup().label()))
+          .append(swatch(setup))
+          .append(escape(setup.label()))
           .append("</td><td class=\"wrap\">")
-          .append(escape(r.setup().description()))
+          .append(escape(setup.description()))
           .append("</td></tr>\n");
     }
     h.append("</table>\n<p class=\"note\">")
@@ -162,9 +123,86 @@ final class HtmlReport {
     return h.toString();
   }
 
+  private static void summaryTable(StringBuilder h, LabOptions options, List<SetupResult> rs) {
+    h.append("<table>\n<tr><th>set-up</th><th>offered calls</th>")
+        .append("<th>server attempts</th><th>ampli&shy;fication</th>")
+        .append("<th>ampli&shy;fication during the trigger</th><th>success rate</th>")
+        .append("<th>success during the trigger</th>")
+        .append("<th>success of calls due before the trigger</th>")
+        .append("<th>p50</th><th>p99</th><th>goodput back after the trigger</th>")
+        .append("<th>calls sent late by the load, p99</th></tr>\n");
+    for (SetupResult r : rs) {
+      h.append("<tr><td class=\"wrap\">")
+          .append(swatch(r.setup()))
+          .append(escape(r.setup().label()))
+          .append("</td><td>")
+          .append(r.offered())
+          .append("</td><td>")
+          .append(r.serverAttempts())
+          .append("</td><td>")
+          .append(ResultTable.ratio(r.amplification()))
+          .append("</td><td>")
+          .append(ResultTable.ratio(r.amplificationDuringTrigger()))
+          .append("</td><td>")
+          .append(ResultTable.percent(r.successRate()))
+          .append("</td><td>")
+          .append(ResultTable.percent(r.successRateDuringTrigger()))
+          .append("</td><td>")
+          .append(
+              r.scenario().hasTrigger() ? ResultTable.percent(r.successRateBeforeTrigger()) : "-")
+          .append("</td><td>")
+          .append(ResultTable.millis(r.p50Nanos()))
+          .append("</td><td>")
+          .append(ResultTable.millis(r.p99Nanos()))
+          .append("</td><td class=\"wrap\">")
+          .append(escape(ResultTable.recovery(r.recoveryMillis(), options)))
+          .append("</td><td>")
+          .append(ResultTable.millis(r.sendLagP99Nanos()))
+          .append("</td></tr>\n");
+    }
+    h.append("</table>\n");
+  }
+
+  private static void serverTable(StringBuilder h, List<SetupResult> rs) {
+    h.append("<table>\n<tr><th>set-up</th>")
+        .append("<th>answered</th><th>wasted: worked on after the client gave up</th>")
+        .append("<th>rejected: queue full</th><th>shed with pushback</th>")
+        .append("<th>failed: trigger</th><th>failed: transient</th>")
+        .append("<th>rejected locally by a breaker</th>")
+        .append("<th>calls that failed, by final status</th><th>retry budget: granted / refused")
+        .append("</th></tr>\n");
+    for (SetupResult r : rs) {
+      BudgetStats budget = r.budget();
+      h.append("<tr><td class=\"wrap\">")
+          .append(swatch(r.setup()))
+          .append(escape(r.setup().label()))
+          .append("</td><td>")
+          .append(r.answered())
+          .append("</td><td>")
+          .append(r.wasted())
+          .append("</td><td>")
+          .append(r.rejected())
+          .append("</td><td>")
+          .append(r.shed())
+          .append("</td><td>")
+          .append(r.failedFast())
+          .append("</td><td>")
+          .append(r.failedTransiently())
+          .append("</td><td>")
+          .append(r.rejectedLocally())
+          .append("</td><td class=\"wrap\">")
+          .append(escape(ResultTable.failures(r.failures(), r.unfinished())))
+          .append("</td><td>")
+          .append(budget == null ? "-" : budget.granted() + " / " + budget.refused())
+          .append("</td></tr>\n");
+    }
+    h.append("</table>\n");
+  }
+
   /** One line chart of per-bucket rates, one series per set-up, with the trigger shaded. */
   static String chart(
       LabOptions options,
+      Scenario scenario,
       List<SetupResult> results,
       double[][] series,
       String yLabel,
@@ -202,6 +240,17 @@ final class HtmlReport {
             HEIGHT));
 
     // The trigger, shaded behind everything else.
+    if (scenario.hasTrigger()) {
+      shadeTrigger(svg, options, scenario, p);
+    }
+    gridAndLines(svg, options, results, series, yLabel, p, yMax, yStep, xStep, durationSeconds,
+        bucketSeconds);
+    svg.append("</svg>\n");
+    return svg.toString();
+  }
+
+  private static void shadeTrigger(
+      StringBuilder svg, LabOptions options, Scenario scenario, Plot p) {
     double x0 = p.x(options.triggerStartMillis() / 1000.0);
     double x1 = p.x(options.triggerEndMillis() / 1000.0);
     svg.append(
@@ -221,11 +270,24 @@ final class HtmlReport {
             // Just above the plot area, where no line can run through it.
             TOP - 7,
             escape(
-                options.scenario() == Scenario.LATENCY
-                    ? "trigger: service time x"
+                scenario == Scenario.LATENCY || scenario == Scenario.SHEDDING
+                    ? "trigger: " + scenario.cliName() + ", service time x"
                         + LabOptions.secondsText(Math.round(options.slowdown() * 1000))
-                    : "trigger: outage")));
+                    : "trigger: " + scenario.cliName())));
+  }
 
+  private static void gridAndLines(
+      StringBuilder svg,
+      LabOptions options,
+      List<SetupResult> results,
+      double[][] series,
+      String yLabel,
+      Plot p,
+      double yMax,
+      double yStep,
+      double xStep,
+      double durationSeconds,
+      double bucketSeconds) {
     // Grid, ticks and labels.
     for (double v = 0; v <= yMax + yStep / 2; v += yStep) {
       double y = p.y(v);
@@ -328,25 +390,32 @@ final class HtmlReport {
               points.toString().trim()));
     }
 
-    // The legend, in one row above the plot.
+    // The legend, in rows above the plot.
     double lx = LEFT;
+    int ly = 12;
     for (SetupResult r : results) {
       Setup setup = r.setup();
+      double entry = 36 + 6.6 * setup.label().length() + 18;
+      if (lx > LEFT && lx + entry > WIDTH - RIGHT) {
+        lx = LEFT;
+        ly += 18;
+      }
       svg.append(
           String.format(
               Locale.ROOT,
-              "<line x1=\"%.1f\" y1=\"20\" x2=\"%.1f\" y2=\"20\" stroke=\"%s\" stroke-width=\"3\"%s/>\n"
-                  + "<text x=\"%.1f\" y=\"25\" fill=\"#222\">%s</text>\n",
+              "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"%s\" stroke-width=\"3\"%s/>\n"
+                  + "<text x=\"%.1f\" y=\"%d\" fill=\"#222\">%s</text>\n",
               lx,
+              ly,
               lx + 30,
+              ly,
               color(setup),
               dash(setup).isEmpty() ? "" : " stroke-dasharray=\"" + dash(setup) + "\"",
               lx + 36,
+              ly + 5,
               escape(setup.label())));
-      lx += 36 + 7.2 * setup.label().length() + 26;
+      lx += entry;
     }
-    svg.append("</svg>\n");
-    return svg.toString();
   }
 
   private static int[] drawingOrder(List<SetupResult> results) {
@@ -376,6 +445,12 @@ final class HtmlReport {
         return "#0072b2";
       case GRPC_RETRY:
         return "#009e73";
+      case GRPC_RETRY_HEDGE:
+        return "#cc79a7";
+      case GRPC_RETRY_BREAKER:
+        return "#e69f00";
+      case GRPC_RETRY_THROTTLING:
+        return "#56b4e9";
     }
     throw new AssertionError(setup);
   }

@@ -17,29 +17,41 @@ import org.jspecify.annotations.Nullable;
  * The lab's settings, read from the command line.
  *
  * <p>Every option has a default calibrated on a 2-core machine so that, with no option at all, the
- * run shows the point of the library in about a minute; see {@link #usage()}.
+ * demonstration (two scenarios, seven set-ups) takes about 65 s of lab time; see {@link #usage()}.
  *
  * <p>Immutable and thread-safe.
  */
 public final class LabOptions {
 
+  /**
+   * The scenarios the demonstration runs when {@code --scenario} is not given: the overload and the
+   * outage, the two that tell the set-ups apart most, so that with all seven set-ups the default
+   * command stays near 90 s on a 2-core machine; {@code --scenario all} runs the others too.
+   */
+  static final List<String> DEFAULT_SCENARIOS = List.of("latency", "outage");
+
   /** Every option, with what it takes, its default and what it means, in the order of --help. */
   enum Option {
-    DURATION("--duration-seconds", "SECONDS", "12", "length of each set-up's run"),
-    TRIGGER_START("--trigger-start-seconds", "SECONDS", "2", "healthy time before the trigger"),
-    TRIGGER("--trigger-seconds", "SECONDS", "4", "length of the trigger"),
+    DURATION("--duration-seconds", "SECONDS", "4.5", "length of each set-up's run"),
+    TRIGGER_START("--trigger-start-seconds", "SECONDS", "1", "healthy time before the trigger"),
+    TRIGGER("--trigger-seconds", "SECONDS", "2", "length of the trigger"),
     RATE("--rate", "CALLS", "400", "offered calls per second, on a fixed schedule"),
     SCENARIO(
         "--scenario",
-        Scenario.cliNames().replace(", ", "|"),
-        "latency",
-        "latency: service time x slowdown during the trigger; outage: every call fails fast"
-            + " with UNAVAILABLE"),
+        "LIST|all",
+        String.join(",", DEFAULT_SCENARIOS),
+        "comma-separated scenarios, or all: " + Scenario.cliNames()),
     SETUPS(
         "--setups",
         "LIST",
         String.join(",", Setup.cliNames()),
         "comma-separated set-ups to compare, run one after another"),
+    CLIENTS(
+        "--clients",
+        "N",
+        "1",
+        "independent clients, each with its own channel, interceptor and budget; the offered"
+            + " calls are spread evenly over them"),
     REPORT("--report", "PATH", "storm-lab/target/storm-report.html", "where the HTML report goes"),
     SLOWDOWN("--slowdown", "FACTOR", "4", "service time multiplier of the latency scenario"),
     WORKERS("--workers", "N", "16", "server calls in progress at once (the worker pool)"),
@@ -84,8 +96,9 @@ public final class LabOptions {
   private final long triggerStartMillis;
   private final long triggerMillis;
   private final int rate;
-  private final Scenario scenario;
+  private final List<Scenario> scenarios;
   private final List<Setup> setups;
+  private final int clients;
   private final @Nullable Path report;
   private final double slowdown;
   private final int workers;
@@ -101,8 +114,9 @@ public final class LabOptions {
     this.triggerStartMillis = seconds(given, Option.TRIGGER_START, 0, 600);
     this.triggerMillis = seconds(given, Option.TRIGGER, 0.1, 600);
     this.rate = whole(given, Option.RATE, 1, 5000, "calls per second");
-    this.scenario = scenario(value(given, Option.SCENARIO));
+    this.scenarios = scenarios(value(given, Option.SCENARIO));
     this.setups = setups(value(given, Option.SETUPS));
+    this.clients = whole(given, Option.CLIENTS, 1, 200, "clients");
     this.report = given.containsKey(Option.REPORT) ? report(given.get(Option.REPORT)) : null;
     this.slowdown = decimal(given, Option.SLOWDOWN, 1, 100, "(a factor)");
     this.workers = whole(given, Option.WORKERS, 1, 1000, "threads");
@@ -197,22 +211,25 @@ public final class LabOptions {
         new StringBuilder(
             "Usage: mvn -q -B -pl storm-lab -am -DskipTests package exec:java"
                 + " [-Dexec.args=\"OPTIONS\"]\n\n"
-                + "Runs the retry-storm lab: for each set-up, a fresh capacity-limited server on"
-                + " loopback,\nopen-loop load, and a trigger that overloads the server (latency) or"
-                + " takes it down (outage)\nfor a few seconds; then prints a table per set-up and"
-                + " writes an HTML report with charts.\n\n"
+                + "Runs the retry-storm lab: for each scenario and set-up, a fresh capacity-limited"
+                + " server on\nloopback (three for slow-replica), open-loop load, and a trigger in the"
+                + " middle of the run;\nthen prints one matrix of success, amplification and"
+                + " recovery, and writes an HTML report\nwith charts.\n\n"
                 + "Options (--name value or --name=value; SECONDS may have decimals):\n");
     for (Option o : Option.values()) {
       text.append("  ").append(o.flag).append(' ').append(o.metavar).append('\n');
       text.append("      ").append(o.help).append(" (default: ").append(o.defaultValue).append(")\n");
     }
     text.append("  --help\n      print this text\n");
-    text.append(
-        "\nSet-ups: no-retries (one attempt per call); naive (grpc-retry, maxAttempts 5,"
-            + " RetryBudget.unlimited());\ngrpc-builtin (grpc-java's own retry with the same"
-            + " policy and retryThrottling {maxTokens 10, tokenRatio 0.1});\ngrpc-retry"
-            + " (grpc-retry, maxAttempts 5, its default TokenBucketBudget).\n"
-            + "Exit status: 0 after a run, 2 for bad options, 1 if the run failed.\n");
+    text.append("\nScenarios:\n");
+    for (Scenario sc : Scenario.values()) {
+      text.append("  ").append(sc.cliName()).append(": ").append(sc.description()).append('\n');
+    }
+    text.append("Set-ups:\n");
+    for (Setup setup : Setup.values()) {
+      text.append("  ").append(setup.cliName()).append(": ").append(setup.description()).append('\n');
+    }
+    text.append("Exit status: 0 after a run, 2 for bad options, 1 if the run failed.\n");
     return text.toString();
   }
 
@@ -241,8 +258,14 @@ public final class LabOptions {
     return rate;
   }
 
-  public Scenario scenario() {
-    return scenario;
+  /** The scenarios to run, in order, without repeats. */
+  public List<Scenario> scenarios() {
+    return scenarios;
+  }
+
+  /** Independent clients per set-up. */
+  public int clients() {
+    return clients;
   }
 
   /** The set-ups to run, in order, without repeats. */
@@ -304,15 +327,16 @@ public final class LabOptions {
   public String toString() {
     return String.format(
         Locale.ROOT,
-        "LabOptions{duration=%ss, triggerStart=%ss, trigger=%ss, rate=%d/s, scenario=%s, setups=%s,"
-            + " report=%s, slowdown=%s, workers=%d, serviceMs=%d, queue=%d, transientPercent=%s,"
+        "LabOptions{duration=%ss, triggerStart=%ss, trigger=%ss, rate=%d/s, scenarios=%s, setups=%s,"
+            + " clients=%d, report=%s, slowdown=%s, workers=%d, serviceMs=%d, queue=%d, transientPercent=%s,"
             + " deadlineMs=%d, attemptTimeoutMs=%d, warmup=%ss}",
         secondsText(durationMillis),
         secondsText(triggerStartMillis),
         secondsText(triggerMillis),
         rate,
-        scenario.cliName(),
+        scenarios.stream().map(Scenario::cliName).collect(Collectors.joining(",")),
         setups.stream().map(Setup::cliName).collect(Collectors.joining(",")),
+        clients,
         report,
         slowdown,
         workers,
@@ -402,17 +426,32 @@ public final class LabOptions {
     return value == Math.rint(value) ? Long.toString((long) value) : Double.toString(value);
   }
 
-  private static Scenario scenario(String text) {
-    return Scenario.fromCliName(text.trim().toLowerCase(Locale.ROOT))
-        .orElseThrow(
-            () ->
-                new IllegalArgumentException(
-                    Option.SCENARIO.flag
-                        + " must be one of "
-                        + Scenario.cliNames()
-                        + ": \""
-                        + text
-                        + "\""));
+  private static List<Scenario> scenarios(String text) {
+    if (text.trim().equalsIgnoreCase("all")) {
+      return List.of(Scenario.values());
+    }
+    Set<Scenario> chosen = new LinkedHashSet<>();
+    for (String part : text.split(",", -1)) {
+      String name = part.trim().toLowerCase(Locale.ROOT);
+      Scenario scenario =
+          Scenario.fromCliName(name)
+              .orElseThrow(
+                  () ->
+                      new IllegalArgumentException(
+                          Option.SCENARIO.flag
+                              + " must be all or a comma-separated list of "
+                              + Scenario.cliNames()
+                              + ": \""
+                              + part.trim()
+                              + "\" is not one of them in \""
+                              + text
+                              + "\""));
+      if (!chosen.add(scenario)) {
+        throw new IllegalArgumentException(
+            Option.SCENARIO.flag + " names \"" + name + "\" twice: \"" + text + "\"");
+      }
+    }
+    return List.copyOf(chosen);
   }
 
   private static List<Setup> setups(String text) {

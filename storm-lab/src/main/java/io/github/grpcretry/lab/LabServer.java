@@ -3,6 +3,7 @@ package io.github.grpcretry.lab;
 import io.github.grpcretry.demo.v1.GetItemRequest;
 import io.github.grpcretry.demo.v1.Item;
 import io.github.grpcretry.demo.v1.ItemServiceGrpc;
+import io.grpc.Metadata;
 import io.grpc.Server;
 import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
@@ -10,6 +11,7 @@ import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.util.List;
 import java.util.Random;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
@@ -48,8 +50,13 @@ import org.jspecify.annotations.Nullable;
  * are lock-free.
  */
 final class LabServer implements AutoCloseable {
+  /** gRFC A6's pushback trailer, which the shedding scenario sends. */
+  private static final Metadata.Key<String> PUSHBACK =
+      Metadata.Key.of("grpc-retry-pushback-ms", Metadata.ASCII_STRING_MARSHALLER);
+
   private final Server server;
   private final ThreadPoolExecutor workers;
+  private final int workerCount;
   private final FaultSchedule faults;
   private final long serviceNanos;
   private final long bucketNanos;
@@ -59,6 +66,7 @@ final class LabServer implements AutoCloseable {
   private final LongAdder rejected = new LongAdder();
   private final LongAdder failedFast = new LongAdder();
   private final LongAdder failedTransiently = new LongAdder();
+  private final LongAdder shed = new LongAdder();
   /** Draws for transient failures; seeded, so the share is the same on every run. */
   private final Random random = new Random(20_250_101);
   private final LongAdder answered = new LongAdder();
@@ -70,6 +78,7 @@ final class LabServer implements AutoCloseable {
       int workerCount, int queue, long serviceNanos, FaultSchedule faults, long bucketNanos,
       int buckets) throws IOException {
     this.faults = faults;
+    this.workerCount = workerCount;
     this.serviceNanos = serviceNanos;
     this.bucketNanos = bucketNanos;
     this.attemptsPerBucket = new AtomicLongArray(buckets);
@@ -146,6 +155,7 @@ final class LabServer implements AutoCloseable {
         rejected.sum(),
         failedFast.sum(),
         failedTransiently.sum(),
+        shed.sum(),
         answered.sum(),
         wasted.sum(),
         buckets);
@@ -195,9 +205,40 @@ final class LabServer implements AutoCloseable {
       long rejected,
       long failedFast,
       long failedTransiently,
+      long shed,
       long answered,
       long wasted,
-      long[] attemptsPerBucket) {}
+      long[] attemptsPerBucket) {
+
+    /** What a set of replicas saw together. */
+    static ServerCounts sum(List<ServerCounts> all) {
+      long[] buckets = new long[all.isEmpty() ? 0 : all.get(0).attemptsPerBucket().length];
+      long attempts = 0;
+      long duringTrigger = 0;
+      long rejected = 0;
+      long failedFast = 0;
+      long failedTransiently = 0;
+      long shed = 0;
+      long answered = 0;
+      long wasted = 0;
+      for (ServerCounts c : all) {
+        attempts += c.attempts();
+        duringTrigger += c.attemptsDuringTrigger();
+        rejected += c.rejected();
+        failedFast += c.failedFast();
+        failedTransiently += c.failedTransiently();
+        shed += c.shed();
+        answered += c.answered();
+        wasted += c.wasted();
+        for (int i = 0; i < buckets.length; i++) {
+          buckets[i] += c.attemptsPerBucket()[i];
+        }
+      }
+      return new ServerCounts(
+          attempts, duringTrigger, rejected, failedFast, failedTransiently, shed, answered, wasted,
+          buckets);
+    }
+  }
 
   private final class CapacityLimitedItemService extends ItemServiceGrpc.ItemServiceImplBase {
     @Override
@@ -213,7 +254,7 @@ final class LabServer implements AutoCloseable {
         if (bucket >= 0 && bucket < attemptsPerBucket.length()) {
           attemptsPerBucket.incrementAndGet((int) bucket);
         }
-        if (faults.failsFast(now)) {
+        if (faults.failsFast(now, random.nextDouble())) {
           failedFast.increment();
           responseObserver.onError(
               Status.UNAVAILABLE.withDescription("storm-lab: outage").asRuntimeException());
@@ -227,6 +268,16 @@ final class LabServer implements AutoCloseable {
                   .asRuntimeException());
           return;
         }
+      }
+      if (measuring != null && faults.sheds(now, workers.getQueue().size(), workerCount)) {
+        shed.increment();
+        Metadata trailers = new Metadata();
+        trailers.put(PUSHBACK, Integer.toString(Scenario.SHEDDING_PUSHBACK_MILLIS));
+        responseObserver.onError(
+            Status.RESOURCE_EXHAUSTED
+                .withDescription("storm-lab: shedding load")
+                .asRuntimeException(trailers));
+        return;
       }
       ServerCallStreamObserver<Item> call = (ServerCallStreamObserver<Item>) responseObserver;
       // The worker finishes the call even when the client cancels; see the class comment.

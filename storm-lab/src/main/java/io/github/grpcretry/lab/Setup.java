@@ -1,5 +1,6 @@
 package io.github.grpcretry.lab;
 
+import io.github.grpcretry.CircuitBreaker;
 import io.github.grpcretry.RetryBudget;
 import io.github.grpcretry.RetryBudgetRegistry;
 import io.github.grpcretry.RetryInterceptor;
@@ -21,10 +22,13 @@ import org.jspecify.annotations.Nullable;
 /**
  * One way for the clients to call the server; the lab runs each against its own fresh server.
  *
- * <p>The three retrying set-ups share one retry policy: at most 5 attempts, backoff 10 ms doubling
- * up to 100 ms, UNAVAILABLE and RESOURCE_EXHAUSTED retryable, and each attempt timed out after
- * {@code --attempt-timeout-ms} (safe here: {@code GetItem} is marked {@code NO_SIDE_EFFECTS}).
- * They differ in what limits retries, and grpc-java's own retry cannot time out attempts.
+ * <p>The grpc-retry set-ups take the library as it comes: {@code RetryPolicy.newBuilder()}'s
+ * defaults (3 attempts, backoff 100 ms doubling up to 5 s, UNAVAILABLE retryable), the default
+ * budget, and the breaker presets as they are, plus the lab's per-attempt timeout ({@code
+ * --attempt-timeout-ms}; {@code GetItem} is marked {@code NO_SIDE_EFFECTS}, so a timed-out attempt
+ * may be replaced). grpc-java's built-in retry gets the same policy in its service config, with
+ * gRFC A6 throttling; it ignores the per-attempt timeout. The naive set-up is what a hurried user
+ * writes: 5 attempts, short backoff, RESOURCE_EXHAUSTED retried too, no budget.
  *
  * <p>Immutable.
  */
@@ -32,26 +36,47 @@ public enum Setup {
   /** Each call is one attempt. */
   NO_RETRIES("no-retries", "no retries", "one attempt per call"),
   /** grpc-retry with no budget: every retryable failure is retried up to maxAttempts. */
-  NAIVE("naive", "naive retries", "RetryInterceptor, maxAttempts 5, RetryBudget.unlimited()"),
+  NAIVE(
+      "naive",
+      "naive retries",
+      "RetryInterceptor, maxAttempts 5, backoff 10 ms to 100 ms, UNAVAILABLE and"
+          + " RESOURCE_EXHAUSTED retryable, RetryBudget.unlimited()"),
   /** grpc-java's own retry, throttled as gRFC A6 prescribes. */
   GRPC_BUILTIN(
       "grpc-builtin",
-      "grpc-java retry + A6 throttling",
-      "channel service config: same retryPolicy, retryThrottling {maxTokens 10, tokenRatio 0.1};"
-          + " grpc-java ignores perAttemptRecvTimeout, so attempts are not timed out"),
-  /** grpc-retry as it comes: the default token-bucket budget. */
+      "grpc-java retry + A6",
+      "channel service config: grpc-retry's default retryPolicy, retryThrottling {maxTokens 10,"
+          + " tokenRatio 0.1}; grpc-java ignores perAttemptRecvTimeout, so attempts are not timed"
+          + " out"),
+  /** grpc-retry as it comes: default policy and budget, plus the per-attempt timeout. */
   GRPC_RETRY(
       "grpc-retry",
       "grpc-retry defaults",
-      "RetryInterceptor, maxAttempts 5, default budget (TokenBucketBudget: 100 tokens, retry"
-          + " costs 1, success earns 0.1)");
+      "RetryInterceptor, RetryPolicy defaults + perAttemptTimeout, default budget"
+          + " (TokenBucketBudget per target)"),
+  /** The defaults, hedging on the per-attempt timeout instead of abandoning the slow attempt. */
+  GRPC_RETRY_HEDGE(
+      "grpc-retry-hedge",
+      "grpc-retry hedge on timeout",
+      "grpc-retry defaults + hedgeOnPerAttemptTimeout(true)"),
+  /** The defaults and the classic circuit breaker preset. */
+  GRPC_RETRY_BREAKER(
+      "grpc-retry-breaker",
+      "grpc-retry + breaker",
+      "grpc-retry defaults + circuitBreakers(CircuitBreaker.classic().factory())"),
+  /** The defaults and the adaptive throttling preset. */
+  GRPC_RETRY_THROTTLING(
+      "grpc-retry-throttling",
+      "grpc-retry + throttling",
+      "grpc-retry defaults + circuitBreakers(CircuitBreaker.adaptiveThrottling().factory())");
 
-  static final int MAX_ATTEMPTS = 5;
-  static final Duration INITIAL_BACKOFF = Duration.ofMillis(10);
-  static final Duration MAX_BACKOFF = Duration.ofMillis(100);
-  static final double BACKOFF_MULTIPLIER = 2.0;
+  static final int NAIVE_MAX_ATTEMPTS = 5;
+  static final Duration NAIVE_INITIAL_BACKOFF = Duration.ofMillis(10);
+  static final Duration NAIVE_MAX_BACKOFF = Duration.ofMillis(100);
   static final int THROTTLING_MAX_TOKENS = 10;
   static final double THROTTLING_TOKEN_RATIO = 0.1;
+  /** The name the lab's resolver answers for; also the authority, so each client's budget key. */
+  static final String TARGET = "storm-lab:///item-service";
 
   private final String cliName;
   private final String label;
@@ -78,6 +103,19 @@ public enum Setup {
     return description;
   }
 
+  /** Whether this is one of grpc-retry's own set-ups (not naive: that one has no budget). */
+  boolean isGrpcRetry() {
+    return this == GRPC_RETRY
+        || this == GRPC_RETRY_HEDGE
+        || this == GRPC_RETRY_BREAKER
+        || this == GRPC_RETRY_THROTTLING;
+  }
+
+  /** Whether this set-up has a circuit breaker. */
+  boolean hasBreaker() {
+    return this == GRPC_RETRY_BREAKER || this == GRPC_RETRY_THROTTLING;
+  }
+
   static Optional<Setup> fromCliName(String name) {
     return Arrays.stream(values()).filter(s -> s.cliName.equals(name)).findFirst();
   }
@@ -86,33 +124,45 @@ public enum Setup {
     return Arrays.stream(values()).map(Setup::cliName).toList();
   }
 
-  /** The retry policy of the set-ups that use grpc-retry. */
-  static RetryPolicy retryPolicy(Duration perAttemptTimeout) {
+  /** grpc-retry's default policy with the lab's per-attempt timeout. */
+  static RetryPolicy defaultPolicy(Duration perAttemptTimeout, boolean hedgeOnTimeout) {
     return RetryPolicy.newBuilder()
-        .maxAttempts(MAX_ATTEMPTS)
-        .initialBackoff(INITIAL_BACKOFF)
-        .maxBackoff(MAX_BACKOFF)
-        .backoffMultiplier(BACKOFF_MULTIPLIER)
+        .perAttemptTimeout(perAttemptTimeout)
+        .hedgeOnPerAttemptTimeout(hedgeOnTimeout)
+        .build();
+  }
+
+  /** The naive set-up's policy. */
+  static RetryPolicy naivePolicy(Duration perAttemptTimeout) {
+    return RetryPolicy.newBuilder()
+        .maxAttempts(NAIVE_MAX_ATTEMPTS)
+        .initialBackoff(NAIVE_INITIAL_BACKOFF)
+        .maxBackoff(NAIVE_MAX_BACKOFF)
         .retryableStatusCodes(Status.Code.UNAVAILABLE, Status.Code.RESOURCE_EXHAUSTED)
         .perAttemptTimeout(perAttemptTimeout)
         .build();
   }
 
   /**
-   * The same policy as {@link #retryPolicy} in the {@code Map} form of grpc-java's {@code
-   * defaultServiceConfig}, with gRFC A6 throttling. grpc-java parses {@code perAttemptRecvTimeout}
-   * but does not enforce it; it is there so that the document says what the other set-ups do.
+   * grpc-retry's default policy in the {@code Map} form of grpc-java's {@code
+   * defaultServiceConfig}, with gRFC A6 throttling and {@code round_robin}. grpc-java parses {@code
+   * perAttemptRecvTimeout} but does not enforce it; it is there so that the document says what the
+   * other set-ups do.
    */
   static Map<String, ?> serviceConfig(Duration perAttemptTimeout) {
+    RetryPolicy p = defaultPolicy(perAttemptTimeout, false);
     Map<String, Object> retryPolicy =
         Map.of(
-            "maxAttempts", (double) MAX_ATTEMPTS,
-            "initialBackoff", durationText(INITIAL_BACKOFF),
-            "maxBackoff", durationText(MAX_BACKOFF),
-            "backoffMultiplier", BACKOFF_MULTIPLIER,
-            "retryableStatusCodes", List.of("UNAVAILABLE", "RESOURCE_EXHAUSTED"),
+            "maxAttempts", (double) p.maxAttempts(),
+            "initialBackoff", durationText(p.initialBackoff()),
+            "maxBackoff", durationText(p.maxBackoff()),
+            "backoffMultiplier", p.backoffMultiplier(),
+            "retryableStatusCodes",
+                p.retryableStatusCodes().stream().map(Enum::name).sorted().toList(),
             "perAttemptRecvTimeout", durationText(perAttemptTimeout));
     return Map.of(
+        "loadBalancingConfig",
+        List.of(Map.of("round_robin", Map.of())),
         "methodConfig",
         List.of(
             Map.of(
@@ -125,18 +175,21 @@ public enum Setup {
   }
 
   /**
-   * Opens a channel to the server on {@code port} configured as this set-up wants.
-   *
-   * @param registry where {@link #GRPC_RETRY} takes its budget from: a fresh registry per run, so
-   *     that each run starts with a full bucket whatever ran before in this process
+   * Opens one client's channel to the servers on {@code ports}, behind {@code round_robin},
+   * configured as this set-up wants: its own channel, interceptor, budget and breaker.
    */
-  Connection connect(int port, Duration perAttemptTimeout, RetryBudgetRegistry registry) {
+  Connection connect(List<Integer> ports, Duration perAttemptTimeout) {
     NettyChannelBuilder builder =
-        NettyChannelBuilder.forAddress("127.0.0.1", port)
+        NettyChannelBuilder.forTarget(TARGET)
+            .nameResolverFactory(new StaticResolverFactory(ports))
+            .defaultLoadBalancingPolicy("round_robin")
             .usePlaintext()
             // Callbacks only record an outcome; running them on the transport thread keeps the
             // client's CPU cost, which competes with the server's, low.
             .directExecutor();
+    // A fresh registry per client and run: each starts with a full bucket, and the lab can read
+    // the budget the interceptor spends (the default TokenBucketBudget of the target).
+    RetryBudgetRegistry registry = RetryBudgetRegistry.newBuilder().build();
     switch (this) {
       case NO_RETRIES:
         return new Connection(builder.disableRetry().build(), null, null);
@@ -144,30 +197,31 @@ public enum Setup {
         {
           RetryInterceptor naive =
               RetryInterceptor.newBuilder()
-                  .defaultPolicy(retryPolicy(perAttemptTimeout))
+                  .defaultPolicy(naivePolicy(perAttemptTimeout))
                   .retryBudget(RetryBudget.unlimited())
                   .build();
           return new Connection(builder.disableRetry().build(), naive, null);
         }
       case GRPC_BUILTIN:
         return new Connection(
-            builder
-                .enableRetry()
-                .maxRetryAttempts(MAX_ATTEMPTS)
-                .defaultServiceConfig(serviceConfig(perAttemptTimeout))
-                .build(),
+            builder.enableRetry().defaultServiceConfig(serviceConfig(perAttemptTimeout)).build(),
             null,
             null);
       case GRPC_RETRY:
+      case GRPC_RETRY_HEDGE:
+      case GRPC_RETRY_BREAKER:
+      case GRPC_RETRY_THROTTLING:
         {
-          // The lab's registry hands out the default TokenBucketBudget per authority, so that the
-          // report can read the budget's state; the budget is the one the interceptor would keep.
-          RetryInterceptor library =
+          RetryInterceptor.Builder library =
               RetryInterceptor.newBuilder()
-                  .defaultPolicy(retryPolicy(perAttemptTimeout))
-                  .retryBudgetRegistry(registry)
-                  .build();
-          return new Connection(builder.disableRetry().build(), library, registry);
+                  .defaultPolicy(defaultPolicy(perAttemptTimeout, this == GRPC_RETRY_HEDGE))
+                  .retryBudgetRegistry(registry);
+          if (this == GRPC_RETRY_BREAKER) {
+            library.circuitBreakers(CircuitBreaker.classic().factory());
+          } else if (this == GRPC_RETRY_THROTTLING) {
+            library.circuitBreakers(CircuitBreaker.adaptiveThrottling().factory());
+          }
+          return new Connection(builder.disableRetry().build(), library.build(), registry);
         }
     }
     throw new AssertionError(this);

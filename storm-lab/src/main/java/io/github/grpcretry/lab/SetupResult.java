@@ -15,9 +15,14 @@ import org.jspecify.annotations.Nullable;
  * <p>Immutable.
  */
 final class SetupResult {
+  /** How long into an outage before the server's share of offered calls is measured. */
+  static final long SETTLE_MILLIS = 1000;
+
+  private final Scenario scenario;
   private final Setup setup;
   private final int offered;
   private final int offeredDuringTrigger;
+  private final int succeededDuringTrigger;
   private final int offeredBeforeTrigger;
   private final int succeededBeforeTrigger;
   private final int succeeded;
@@ -29,11 +34,18 @@ final class SetupResult {
   private final long recoveryMillis;
   private final long[] successesPerBucket;
   private final @Nullable BudgetStats budget;
+  private final double serverShareAfterSettling;
+  private final int rejectedLocally;
+  private final long localRejectionP99Nanos;
+  private final long localRejectionMaxNanos;
+  private final long sendLagP99Nanos;
 
   private SetupResult(
+      Scenario scenario,
       Setup setup,
       int offered,
       int offeredDuringTrigger,
+      int succeededDuringTrigger,
       int offeredBeforeTrigger,
       int succeededBeforeTrigger,
       int succeeded,
@@ -44,10 +56,17 @@ final class SetupResult {
       long p99Nanos,
       long recoveryMillis,
       long[] successesPerBucket,
-      @Nullable BudgetStats budget) {
+      @Nullable BudgetStats budget,
+      double serverShareAfterSettling,
+      int rejectedLocally,
+      long localRejectionP99Nanos,
+      long localRejectionMaxNanos,
+      long sendLagP99Nanos) {
+    this.scenario = scenario;
     this.setup = setup;
     this.offered = offered;
     this.offeredDuringTrigger = offeredDuringTrigger;
+    this.succeededDuringTrigger = succeededDuringTrigger;
     this.offeredBeforeTrigger = offeredBeforeTrigger;
     this.succeededBeforeTrigger = succeededBeforeTrigger;
     this.succeeded = succeeded;
@@ -59,6 +78,11 @@ final class SetupResult {
     this.recoveryMillis = recoveryMillis;
     this.successesPerBucket = successesPerBucket;
     this.budget = budget;
+    this.serverShareAfterSettling = serverShareAfterSettling;
+    this.rejectedLocally = rejectedLocally;
+    this.localRejectionP99Nanos = localRejectionP99Nanos;
+    this.localRejectionMaxNanos = localRejectionMaxNanos;
+    this.sendLagP99Nanos = sendLagP99Nanos;
   }
 
   /**
@@ -67,6 +91,7 @@ final class SetupResult {
    * @param buckets how many buckets the run spans (the server counted attempts in as many)
    */
   static SetupResult of(
+      Scenario scenario,
       Setup setup,
       LabOptions options,
       CallLog calls,
@@ -74,21 +99,36 @@ final class SetupResult {
       int buckets,
       @Nullable BudgetStats budget) {
     long bucketNanos = Recovery.BUCKET_MILLIS * 1_000_000L;
-    long triggerStart = options.triggerStartMillis() * 1_000_000L;
-    long triggerEnd = options.triggerEndMillis() * 1_000_000L;
+    // Without a trigger, "during the trigger" is the whole run.
+    long triggerStart = scenario.hasTrigger() ? options.triggerStartMillis() * 1_000_000L : 0;
+    long triggerEnd =
+        scenario.hasTrigger() ? options.triggerEndMillis() * 1_000_000L : Long.MAX_VALUE;
+    long settled = triggerStart + SETTLE_MILLIS * 1_000_000L;
     long[] successesPerBucket = new long[buckets];
     long[] latencies = new long[calls.size()];
+    long[] localRejections = new long[calls.size()];
+    long[] sendLags = new long[calls.size()];
     Map<Status.Code, Long> failures = new EnumMap<>(Status.Code.class);
     int succeeded = 0;
     int unfinished = 0;
+    int rejectedLocally = 0;
     int offeredDuringTrigger = 0;
+    int succeededDuringTrigger = 0;
     int offeredBeforeTrigger = 0;
     int succeededBeforeTrigger = 0;
+    int offeredAfterSettling = 0;
     for (int i = 0; i < calls.size(); i++) {
       long due = calls.scheduledNanos(i);
       Status.Code code = calls.code(i);
+      sendLags[i] = calls.sentNanos(i) - due;
       if (due >= triggerStart && due < triggerEnd) {
         offeredDuringTrigger++;
+        if (code == Status.Code.OK) {
+          succeededDuringTrigger++;
+        }
+        if (due >= settled) {
+          offeredAfterSettling++;
+        }
       } else if (due < triggerStart) {
         offeredBeforeTrigger++;
         if (code == Status.Code.OK) {
@@ -105,13 +145,32 @@ final class SetupResult {
         }
       } else {
         failures.merge(code, 1L, Long::sum);
+        if (calls.rejectedLocally(i)) {
+          localRejections[rejectedLocally++] = calls.endedNanos(i) - calls.sentNanos(i);
+        }
       }
     }
     Arrays.sort(latencies, 0, succeeded);
+    Arrays.sort(localRejections, 0, rejectedLocally);
+    Arrays.sort(sendLags);
+    double shareAfterSettling = Double.NaN;
+    if (scenario.hasTrigger() && offeredAfterSettling > 0) {
+      // The server's buckets are as wide as the load's; the share counts whole buckets only.
+      int from = (int) ((settled + bucketNanos - 1) / bucketNanos);
+      int to = (int) Math.min(buckets, triggerEnd / bucketNanos);
+      long attempts = 0;
+      for (int b = from; b < to; b++) {
+        attempts += server.attemptsPerBucket()[b];
+      }
+      double offeredThere = (to - from) * bucketNanos / 1e9 * options.rate();
+      shareAfterSettling = to > from ? attempts / offeredThere : Double.NaN;
+    }
     return new SetupResult(
+        scenario,
         setup,
         calls.size(),
         offeredDuringTrigger,
+        succeededDuringTrigger,
         offeredBeforeTrigger,
         succeededBeforeTrigger,
         succeeded,
@@ -120,9 +179,17 @@ final class SetupResult {
         server,
         percentile(latencies, succeeded, 0.50),
         percentile(latencies, succeeded, 0.99),
-        Recovery.millisToRecover(successesPerBucket, options.rate(), options.triggerEndMillis()),
+        scenario.hasTrigger()
+            ? Recovery.millisToRecover(
+                successesPerBucket, options.rate(), options.triggerEndMillis())
+            : NO_TRIGGER,
         successesPerBucket,
-        budget);
+        budget,
+        shareAfterSettling,
+        rejectedLocally,
+        percentile(localRejections, rejectedLocally, 0.99),
+        rejectedLocally == 0 ? -1 : localRejections[rejectedLocally - 1],
+        percentile(sendLags, sendLags.length, 0.99));
   }
 
   /** Nearest-rank percentile of the first {@code n} sorted values; -1 if {@code n == 0}. */
@@ -132,6 +199,13 @@ final class SetupResult {
     }
     int rank = (int) Math.ceil(p * n);
     return sorted[Math.max(0, Math.min(n - 1, rank - 1))];
+  }
+
+  /** {@link #recoveryMillis} of a scenario without a trigger. */
+  static final long NO_TRIGGER = -2;
+
+  Scenario scenario() {
+    return scenario;
   }
 
   Setup setup() {
@@ -172,9 +246,9 @@ final class SetupResult {
     return server.attempts();
   }
 
-  /** Attempts the server received while the trigger was on. */
+  /** Attempts the server received while the trigger was on (all of them without a trigger). */
   long serverAttemptsDuringTrigger() {
-    return server.attemptsDuringTrigger();
+    return scenario.hasTrigger() ? server.attemptsDuringTrigger() : server.attempts();
   }
 
   /** Server attempts per offered call. */
@@ -182,11 +256,53 @@ final class SetupResult {
     return offered == 0 ? 0 : (double) server.attempts() / offered;
   }
 
-  /** Server attempts received during the trigger per call due during it. */
+  /**
+   * Server attempts received during the trigger per call due during it; over the whole run in a
+   * scenario without a trigger.
+   */
   double amplificationDuringTrigger() {
-    return offeredDuringTrigger == 0
-        ? 0
-        : (double) server.attemptsDuringTrigger() / offeredDuringTrigger;
+    return offeredDuringTrigger == 0 ? 0 : (double) serverAttemptsDuringTrigger() / offeredDuringTrigger;
+  }
+
+  /** Successful calls per call due during the trigger (the whole run without a trigger). */
+  double successRateDuringTrigger() {
+    return offeredDuringTrigger == 0 ? 0 : (double) succeededDuringTrigger / offeredDuringTrigger;
+  }
+
+  /**
+   * Attempts the server saw per offered call from {@link #SETTLE_MILLIS} into the trigger until
+   * its end; NaN without a trigger or if the trigger is not longer than that.
+   */
+  double serverShareAfterSettling() {
+    return serverShareAfterSettling;
+  }
+
+  /** Calls that failed because the client's breaker did not send them. */
+  int rejectedLocally() {
+    return rejectedLocally;
+  }
+
+  /** 99th percentile of how long a locally rejected call took to fail, from when it was sent. */
+  long localRejectionP99Nanos() {
+    return localRejectionP99Nanos;
+  }
+
+  /** The longest a locally rejected call took to fail; -1 if none was. */
+  long localRejectionMaxNanos() {
+    return localRejectionMaxNanos;
+  }
+
+  /**
+   * 99th percentile of how late the load sent a call after it was due: large only when the machine
+   * starves the load's thread, which then distorts every figure of the run.
+   */
+  long sendLagP99Nanos() {
+    return sendLagP99Nanos;
+  }
+
+  /** Attempts the server shed with a pushback. */
+  long shed() {
+    return server.shed();
   }
 
   /** Successful calls per offered call, in [0, 1]. */
@@ -212,7 +328,10 @@ final class SetupResult {
     return p99Nanos;
   }
 
-  /** Time from the trigger's end until goodput was back (see {@link Recovery}); -1 if never. */
+  /**
+   * Time from the trigger's end until goodput was back (see {@link Recovery}); -1 if never,
+   * {@link #NO_TRIGGER} in a scenario without a trigger.
+   */
   long recoveryMillis() {
     return recoveryMillis;
   }

@@ -7,11 +7,12 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.stream.Collectors;
 
 /**
- * The retry-storm lab's command: runs every chosen set-up against its own fresh server under the
- * same load and fault schedule, prints a table per set-up and a summary, and writes an HTML report
- * with charts.
+ * The retry-storm lab's command: runs every chosen set-up in every chosen scenario against its
+ * own fresh servers under the same load and fault schedule, prints one summary matrix, and writes
+ * an HTML report with charts.
  *
  * <p>{@code mvn -q -B -pl storm-lab -am -DskipTests package exec:java} runs it with the defaults;
  * {@code -Dexec.args="--help"} lists the options.
@@ -60,28 +61,53 @@ public final class StormLab {
     }
   }
 
-  /** Runs the lab, prints its tables to {@code out}, writes the report and returns the results. */
+  /**
+   * Runs the lab: every chosen set-up in every chosen scenario, one after another, with a progress
+   * line at least every few seconds; then prints the summary matrix to {@code out}, writes the
+   * report and returns the results.
+   */
   static List<SetupResult> run(LabOptions options, PrintStream out)
       throws IOException, InterruptedException {
     long started = System.nanoTime();
-    out.println("Retry-storm lab, scenario \"" + options.scenario().cliName() + "\"");
+    out.println(
+        "Retry-storm lab: scenarios "
+            + options.scenarios().stream().map(Scenario::cliName).collect(Collectors.joining(", "))
+            + "; set-ups "
+            + options.setups().stream().map(Setup::cliName).collect(Collectors.joining(", ")));
     out.println(ResultTable.describeRun(options));
     out.println();
-    SetupRun.warmUp(options, options.warmupMillis());
-    List<SetupResult> results = new ArrayList<>();
-    for (Setup setup : options.setups()) {
-      SetupResult result = SetupRun.run(setup, options);
-      results.add(result);
-      out.print(ResultTable.setupTable(result, options));
-      out.println();
+    if (options.warmupMillis() > 0) {
+      out.printf(
+          Locale.ROOT,
+          "Warming up for %s s...%n",
+          LabOptions.secondsText(options.warmupMillis()));
       out.flush();
     }
-    out.printf(
-        Locale.ROOT,
-        "Summary: %d calls offered per set-up; ampl. = server attempts per call (@trg: during the"
-            + " trigger);%n@healthy = success of the calls due before the trigger.%n",
-        results.isEmpty() ? 0 : results.get(0).offered());
-    out.print(ResultTable.summary(results, options));
+    SetupRun.warmUp(options, options.warmupMillis());
+    List<SetupResult> results = new ArrayList<>();
+    int total = options.scenarios().size() * options.setups().size();
+    int index = 0;
+    for (Scenario scenario : options.scenarios()) {
+      for (Setup setup : options.setups()) {
+        index++;
+        out.println(ResultTable.started(index, total, scenario, setup, options));
+        out.flush();
+        SetupResult result =
+            SetupRun.run(
+                scenario,
+                setup,
+                options,
+                (elapsed, sent, succeeded) -> {
+                  out.println(ResultTable.progress(elapsed, sent, succeeded));
+                  out.flush();
+                });
+        results.add(result);
+        out.println(ResultTable.finished(index, total, result, options));
+        out.flush();
+      }
+    }
+    out.println();
+    out.print(ResultTable.matrix(results, options));
     Path report = reportPath(options);
     HtmlReport.write(report, options, results);
     out.println();

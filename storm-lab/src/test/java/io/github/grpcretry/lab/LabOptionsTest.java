@@ -15,14 +15,14 @@ class LabOptionsTest {
   void defaultsAreTheDocumentedCalibration() {
     LabOptions o = LabOptions.defaults();
 
-    assertThat(o.durationMillis()).isEqualTo(12_000);
-    assertThat(o.triggerStartMillis()).isEqualTo(2_000);
-    assertThat(o.triggerMillis()).isEqualTo(4_000);
-    assertThat(o.triggerEndMillis()).isEqualTo(6_000);
+    assertThat(o.durationMillis()).isEqualTo(4_500);
+    assertThat(o.triggerStartMillis()).isEqualTo(1_000);
+    assertThat(o.triggerMillis()).isEqualTo(2_000);
+    assertThat(o.triggerEndMillis()).isEqualTo(3_000);
     assertThat(o.rate()).isEqualTo(400);
-    assertThat(o.scenario()).isEqualTo(Scenario.LATENCY);
-    assertThat(o.setups())
-        .containsExactly(Setup.NO_RETRIES, Setup.NAIVE, Setup.GRPC_BUILTIN, Setup.GRPC_RETRY);
+    assertThat(o.scenarios()).containsExactly(Scenario.LATENCY, Scenario.OUTAGE);
+    assertThat(o.setups()).containsExactly(Setup.values());
+    assertThat(o.clients()).isEqualTo(1);
     assertThat(o.report()).isNull();
     assertThat(o.slowdown()).isEqualTo(4.0);
     assertThat(o.workers()).isEqualTo(16);
@@ -57,7 +57,7 @@ class LabOptionsTest {
     assertThat(o.triggerStartMillis()).isEqualTo(500);
     assertThat(o.triggerMillis()).isEqualTo(750);
     assertThat(o.rate()).isEqualTo(50);
-    assertThat(o.scenario()).isEqualTo(Scenario.OUTAGE);
+    assertThat(o.scenarios()).containsExactly(Scenario.OUTAGE);
     assertThat(o.setups()).containsExactly(Setup.GRPC_RETRY, Setup.NAIVE);
     assertThat(o.report()).isEqualTo(Path.of("out/r.html"));
     assertThat(o.transientPercent()).isZero();
@@ -95,9 +95,33 @@ class LabOptionsTest {
   }
 
   @Test
-  void rejectsAnUnknownScenario() {
+  void readsAScenarioListOrAll() {
+    assertThat(LabOptions.parse("--scenario", "brownout, Shedding").scenarios())
+        .containsExactly(Scenario.BROWNOUT, Scenario.SHEDDING);
+    assertThat(LabOptions.parse("--scenario=ALL").scenarios()).containsExactly(Scenario.values());
+    assertThat(LabOptions.parse("--clients", "20").clients()).isEqualTo(20);
+  }
+
+  @Test
+  void rejectsAnUnknownOrRepeatedScenario() {
     assertThatThrownBy(() -> LabOptions.parse("--scenario", "slow"))
-        .hasMessage("--scenario must be one of latency, outage: \"slow\"");
+        .hasMessage(
+            "--scenario must be all or a comma-separated list of latency, outage, brownout,"
+                + " shedding, slow-replica, transient: \"slow\" is not one of them in \"slow\"");
+    assertThatThrownBy(() -> LabOptions.parse("--scenario", "outage,"))
+        .hasMessageContaining("\"\" is not one of them in \"outage,\"");
+    assertThatThrownBy(() -> LabOptions.parse("--scenario", "outage,all"))
+        .hasMessageContaining("\"all\" is not one of them in \"outage,all\"");
+    assertThatThrownBy(() -> LabOptions.parse("--scenario", "outage,OUTAGE"))
+        .hasMessage("--scenario names \"outage\" twice: \"outage,OUTAGE\"");
+  }
+
+  @Test
+  void rejectsABadNumberOfClients() {
+    assertThatThrownBy(() -> LabOptions.parse("--clients", "0"))
+        .hasMessage("--clients must be a whole number from 1 to 200 (clients): \"0\"");
+    assertThatThrownBy(() -> LabOptions.parse("--clients", "many"))
+        .hasMessage("--clients must be a whole number from 1 to 200 (clients): \"many\"");
   }
 
   @Test
@@ -105,7 +129,8 @@ class LabOptionsTest {
     assertThatThrownBy(() -> LabOptions.parse("--setups", "naive,fancy"))
         .hasMessage(
             "--setups must be a comma-separated list of no-retries, naive, grpc-builtin,"
-                + " grpc-retry: \"fancy\" is not one of them in \"naive,fancy\"");
+                + " grpc-retry, grpc-retry-hedge, grpc-retry-breaker, grpc-retry-throttling:"
+                + " \"fancy\" is not one of them in \"naive,fancy\"");
     assertThatThrownBy(() -> LabOptions.parse("--setups", "naive,"))
         .hasMessageContaining("\"\" is not one of them in \"naive,\"");
     assertThatThrownBy(() -> LabOptions.parse("--setups", "naive,NAIVE"))
@@ -173,6 +198,12 @@ class LabOptionsTest {
       assertThat(usage).contains(o.flag + " " + o.metavar).contains("(default: " + o.defaultValue);
     }
     assertThat(usage).contains("--help");
+    for (Scenario sc : Scenario.values()) {
+      assertThat(usage).contains("  " + sc.cliName() + ": ");
+    }
+    for (Setup setup : Setup.values()) {
+      assertThat(usage).contains("  " + setup.cliName() + ": ");
+    }
   }
 
   @Test
@@ -187,7 +218,8 @@ class LabOptionsTest {
     assertThat(status).isEqualTo(2);
     assertThat(out.toString(StandardCharsets.UTF_8)).isEmpty();
     assertThat(err.toString(StandardCharsets.UTF_8))
-        .contains("storm-lab: --scenario must be one of latency, outage: \"meteor\"")
+        .contains("storm-lab: --scenario must be all or a comma-separated list of latency,")
+        .contains("\"meteor\" is not one of them")
         .contains("--help");
   }
 
