@@ -158,8 +158,8 @@ public final class AdaptiveThrottling implements CircuitBreaker {
       long finishedAccepts = currentAccepts.sumThenReset();
       if (now - from >= buckets) {
         // Everything before now is out of the window.
-        java.util.Arrays.fill(bucketRequests, 0);
-        java.util.Arrays.fill(bucketAccepts, 0);
+        Arrays.fill(bucketRequests, 0);
+        Arrays.fill(bucketAccepts, 0);
       } else {
         int finished = (int) Math.floorMod(from, (long) buckets);
         bucketRequests[finished] = finishedRequests;
@@ -272,11 +272,7 @@ public final class AdaptiveThrottling implements CircuitBreaker {
      * @throws IllegalArgumentException if none is given or OK is among them
      */
     public Builder failureCodes(Status.Code... codes) {
-      EnumSet<Status.Code> set = Checks.statusCodes("failureCodes", Arrays.asList(codes));
-      if (set.isEmpty()) {
-        throw new IllegalArgumentException("failureCodes must name at least one status code");
-      }
-      this.failureCodes = set;
+      this.failureCodes = Checks.failureCodes(codes);
       return this;
     }
 

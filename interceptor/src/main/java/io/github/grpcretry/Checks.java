@@ -131,4 +131,13 @@ final class Checks {
     }
     return fullMethodName;
   }
+
+  /** The failure codes of a breaker: {@link #statusCodes}, and at least one. */
+  static EnumSet<Status.Code> failureCodes(Status.Code... codes) {
+    EnumSet<Status.Code> set = statusCodes("failureCodes", java.util.Arrays.asList(codes));
+    if (set.isEmpty()) {
+      throw new IllegalArgumentException("failureCodes must name at least one status code");
+    }
+    return set;
+  }
 }

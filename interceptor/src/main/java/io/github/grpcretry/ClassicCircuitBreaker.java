@@ -460,11 +460,7 @@ public final class ClassicCircuitBreaker implements CircuitBreaker {
      * @throws IllegalArgumentException if none is given or OK is among them
      */
     public Builder failureCodes(Status.Code... codes) {
-      EnumSet<Status.Code> set = Checks.statusCodes("failureCodes", java.util.Arrays.asList(codes));
-      if (set.isEmpty()) {
-        throw new IllegalArgumentException("failureCodes must name at least one status code");
-      }
-      this.failureCodes = set;
+      this.failureCodes = Checks.failureCodes(codes);
       return this;
     }
 
